@@ -1,0 +1,1 @@
+"""Dataset loaders (one module per dataset), image decoding and preprocessing geometry."""
