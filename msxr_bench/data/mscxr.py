@@ -28,7 +28,7 @@ from pathlib import Path
 
 from msxr_bench.data.images import ImageDecodeError, image_size
 from msxr_bench.data.mscxr_files import BoxRow, read_box_rows
-from msxr_bench.data.tables import dataset_dirs, parse_number
+from msxr_bench.data.tables import dataset_dirs, files_parent, parse_number
 from msxr_bench.data.types import MS_CXR_CATEGORIES, Box, DatasetFormatError, GroundingSample, SkipReport
 
 STEMS = {"1.1.0": "MS_CXR_Local_Alignment_v1.1.0", "0.1": "MS_CXR_Local_Alignment_v1.0.0"}
@@ -89,7 +89,7 @@ def load_mscxr(
     for g in groups:
         if not g.rejected:
             image_records.setdefault(g.dicom_id, set()).update((r.path, _size(r)) for r in g.rows)
-    base = _image_base(Path(images_root))
+    base = files_parent(Path(images_root), "mimic-cxr-jpg")
     sizes: dict[str, tuple[int, int] | str] = {}
     samples = []
     for g in groups:
@@ -203,20 +203,6 @@ def _size(row: BoxRow) -> tuple[float, float] | None:
     if width is None or height is None or width <= 0 or height <= 0:
         return None
     return height, width
-
-
-def _image_base(images_root: Path) -> Path:
-    """The folder that holds `files/`: the root itself, its parent when it is `files/`, or
-    DATA_ROOT/mimic-cxr-jpg[/<version>] as PhysioNet unpacks it."""
-    if images_root.name == "files":
-        return images_root.parent
-    candidates = [images_root, images_root / "mimic-cxr-jpg"]
-    for parent in (images_root, images_root / "mimic-cxr-jpg"):
-        candidates += [parent / "2.1.0", parent / "2.0.0"]
-    for candidate in candidates:
-        if (candidate / "files").is_dir():
-            return candidate
-    return images_root
 
 
 def _image_path(base: Path, relative: str, check: bool) -> Path:

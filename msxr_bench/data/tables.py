@@ -71,3 +71,18 @@ def dataset_dirs(data_root: Path, folder: str, download_prefixes: Sequence[str] 
             found = [p for p in base.iterdir() if p.is_dir() and p.name.startswith(tuple(download_prefixes))]
             dirs.extend(sorted(found, key=lambda p: p.name, reverse=True))
     return list(dict.fromkeys(dirs))
+
+
+def files_parent(root: Path, folder: str) -> Path:
+    """The folder holding a PhysioNet `files/` tree: `root` itself, its parent when `root` is `files/`, or
+    DATA_ROOT/<folder>[/<version>] as PhysioNet unpacks it; `root` unchanged when none has `files/`."""
+    root = Path(root)
+    if root.name == "files":
+        return root.parent
+    candidates = [root, root / folder]
+    for parent in (root, root / folder):
+        candidates += [parent / "2.1.0", parent / "2.0.0"]
+    for candidate in candidates:
+        if (candidate / "files").is_dir():
+            return candidate
+    return root
