@@ -1,0 +1,220 @@
+"""GLoRIA adapter (Huang et al., ICCV 2021; marshuang80/gloria @ 416466a).
+
+Options (`--model-arg key=value`):
+  weights=PATH            the released checkpoint after `msxr-bench convert-gloria` (.safetensors)
+  text_model=DIR|HUB_ID   tokenizer + BERT config (default emilyalsentzer/Bio_ClinicalBERT); revision=REV for the hub
+  checkpoint=DIR          a GLoRIA trained with this toolkit (adapters/gloria_checkpoint_dir.py)
+  map=cosine|attention    grounding grid: cosine(region, sentence) on the 19x19 layer3 grid (default; the
+                          paper's comparison) or GLoRIA's word->region attention averaged over the phrase's words
+  zero_shot=fixed|released  class scoring (models/gloria_zero_shot.py); default fixed
+
+Embeddings are L2-normalised for the contract; the raw (upstream) local and global image embeddings travel
+in `ImageEmbeddings.extras["local"|"global"]` for the attention maps and zero-shot scores. Scores are not
+on BioViL's scale: `map_rescale="minmax"` (paper A.3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry, ImageEmbeddings
+from msxr_bench.adapters.gloria_checkpoint_dir import load_gloria_checkpoint
+from msxr_bench.adapters.gloria_weights import MISSING_WEIGHTS_HELP, load_converted_model, resolve_text_files
+from msxr_bench.adapters.weights import WeightsUnavailableError, sha256_of
+from msxr_bench.models.gloria_attention import word_region_alignment
+from msxr_bench.models.gloria_image import normalize_intensity
+from msxr_bench.models.gloria_model import GloriaModel
+from msxr_bench.models.gloria_text import clean_report_text, word_count
+from msxr_bench.models.gloria_zero_shot import ZERO_SHOT_MODES, class_scores, zero_shot_cap_lens, zero_shot_similarities
+
+log = logging.getLogger(__name__)
+
+ADAPTER_VERSION = "1.0"
+OPTIONS = ("weights", "text_model", "revision", "checkpoint", "map", "zero_shot")
+MAP_KINDS = ("cosine", "attention")
+_MEMORY_SIZE = 4096
+UPSTREAM_LICENCE = "Apache-2.0"  # marshuang80/gloria LICENSE (the checkpoint has no licence of its own)
+
+
+class GloriaAdapter(EncoderAdapter):
+    def __init__(self, model: GloriaModel, meta: AdapterMeta, map_kind: str = "cosine", zero_shot: str = "fixed"):
+        super().__init__()
+        if map_kind not in MAP_KINDS:
+            raise ValueError(f"map must be one of {MAP_KINDS}, got {map_kind!r}")
+        if zero_shot not in ZERO_SHOT_MODES:
+            raise ValueError(f"zero_shot must be one of {ZERO_SHOT_MODES}, got {zero_shot!r}")
+        self.model = model.eval()
+        self.meta, self.map_kind, self.zero_shot_mode = meta, map_kind, zero_shot
+        c = model.config
+        self.geometry = Geometry("letterbox_crop", resize=c.resize, crop=c.crop, grid=model.img_encoder.grid_size)
+        self.max_text_tokens = c.word_num
+        # released mode keeps upstream's cleaning (one-word sentences dropped); fixed keeps them
+        self.min_sentence_tokens = 2 if zero_shot == "released" else 1
+        self._word_memory: OrderedDict[str, tuple[torch.Tensor, list[torch.Tensor]]] = OrderedDict()
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    @property
+    def scoring_options(self) -> dict:
+        """The GLoRIA-specific choices a results file must show."""
+        return {"map": self.map_kind, "zero_shot": self.zero_shot_mode, "map_rescale": self.meta.map_rescale,
+                "text_cleaning_min_sentence_tokens": self.min_sentence_tokens}
+
+    # ---- images ---------------------------------------------------------------------------------
+    def encode_images(self, images: torch.Tensor) -> ImageEmbeddings:
+        crop = self.geometry.crop
+        if images.ndim != 4 or tuple(images.shape[1:]) != (3, crop, crop):
+            raise ValueError(f"gloria expects images [B, 3, {crop}, {crop}] in [0, 1], got {tuple(images.shape)}")
+        local, global_ = self.model.image_encoder_forward(normalize_intensity(images))
+        return ImageEmbeddings(global_=F.normalize(global_, dim=-1), patches=F.normalize(local, dim=1).permute(0, 2, 3, 1),
+                               extras={"local": local, "global": global_})
+
+    # ---- texts ----------------------------------------------------------------------------------
+    def _device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def encode_raw_texts(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[list[str]]]:
+        """Upstream text forward: (words [N, D, 97], sentences [N, D], merged words), unnormalised."""
+        if isinstance(texts, str):
+            raise TypeError("encode_texts takes a list of strings, not a string")
+        batch = self.model.text_encoder.tokenize(list(texts), self.min_sentence_tokens)
+        batch = {k: v.to(self._device()) for k, v in batch.items()}
+        return self.model.text_encoder_forward(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+
+    def count_text_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces per text as the model sees it (after GLoRIA's cleaning, [CLS]/[SEP] included)."""
+        cleaned = [clean_report_text(t, self.min_sentence_tokens) for t in texts]
+        return [len(ids) for ids in self.tokenizer(cleaned, add_special_tokens=True)["input_ids"]]
+
+    @staticmethod
+    def _word_slices(words: torch.Tensor, sents: list[list[str]]) -> list[torch.Tensor]:
+        """Each text's real words [D, n] (slots 1..n: [CLS], [SEP] and padding excluded)."""
+        return [w[:, 1:1 + word_count(s)] for w, s in zip(words, sents)]
+
+    def encode_texts(self, texts: list[str], normalize: bool = True) -> torch.Tensor:
+        words, sent, sents = self.encode_raw_texts(texts)
+        unit = F.normalize(sent, dim=-1)
+        for text, u, w in zip(texts, unit, self._word_slices(words, sents)):
+            if w.shape[1] == 0:
+                log.warning("gloria: %r has no words left after GLoRIA's text cleaning", text)
+            if self.map_kind == "attention":
+                self._remember(u, [w])
+        return unit if normalize else sent
+
+    def embed_prompt_list(self, prompts: list[str]) -> torch.Tensor:
+        """Mean of the raw sentence embeddings, then L2 (the contract's rule); remembers all prompts' words."""
+        words, sent, sents = self.encode_raw_texts(prompts)
+        out = F.normalize(sent.mean(dim=0), dim=-1)
+        if self.map_kind == "attention":
+            self._remember(out, self._word_slices(words, sents))
+        return out
+
+    def text_encoder_for_finetuning(self):
+        """(BertModel, tokenizer): GLoRIA's ClinicalBERT."""
+        return self.model.text_encoder.model, self.tokenizer
+
+    # ---- grounding ------------------------------------------------------------------------------
+    @staticmethod
+    def _key(unit: torch.Tensor) -> str:
+        return hashlib.sha1(unit.detach().float().cpu().numpy().round(5).tobytes()).hexdigest()
+
+    def _remember(self, unit: torch.Tensor, words: list[torch.Tensor]) -> None:
+        key = self._key(unit)
+        self._word_memory[key] = (unit.detach().float(), [w.detach() for w in words])
+        self._word_memory.move_to_end(key)
+        while len(self._word_memory) > _MEMORY_SIZE:
+            self._word_memory.popitem(last=False)
+
+    def _words_of(self, text: torch.Tensor) -> list[torch.Tensor]:
+        """The word embeddings behind a text embedding this adapter produced (matched by content)."""
+        units = torch.stack([u.to(text.device) for u, _ in self._word_memory.values()]) if self._word_memory else None
+        if units is not None:
+            best = (units @ F.normalize(text.float(), dim=-1)).max(dim=0)
+            if best.values > 1 - 1e-4:
+                return list(self._word_memory.values())[int(best.indices)][1]
+        raise ValueError("map=attention needs text embeddings made by this adapter's encode_texts or "
+                         "embed_prompt_list (word-level embeddings are looked up from them)")
+
+    def similarity_grid(self, images: ImageEmbeddings, texts: torch.Tensor) -> torch.Tensor:
+        """[B, T, h, w]: region-sentence cosine (map=cosine) or mean word->region attention (map=attention)."""
+        if self.map_kind == "cosine":
+            return torch.einsum("bhwd,td->bthw", images.patches, texts.to(images.patches.dtype))
+        local = images.extras["local"]
+        grids = []
+        for text in texts:
+            maps = []
+            for words in self._words_of(text):
+                if words.shape[1] == 0:
+                    raise ValueError("map=attention: a text has no words after GLoRIA's text cleaning")
+                _, attn, _ = word_region_alignment(local, words.to(local)[None], [words.shape[1]], self.model.config.temp1)
+                maps.append(attn[:, 0].mean(dim=1))  # [B, h, w], mean over the words
+            grids.append(torch.stack(maps).mean(dim=0))
+        return torch.stack(grids, dim=1)
+
+    # ---- zero-shot classification ---------------------------------------------------------------
+    def prompt_similarities(self, images: ImageEmbeddings, prompts: Sequence[str]) -> torch.Tensor:
+        """[B, P] upstream `get_similarities(..., "both")` in this adapter's zero-shot mode."""
+        words, sent, sents = self.encode_raw_texts(list(prompts))
+        lens = zero_shot_cap_lens(prompts, sents, self.zero_shot_mode, words.shape[2])
+        local, global_ = images.extras["local"], images.extras["global"]
+        return zero_shot_similarities(local, global_, words.to(local), sent.to(local), lens)
+
+    def zero_shot_class_scores(self, images: ImageEmbeddings, class_prompts: Mapping[str, Sequence[str]]) -> torch.Tensor:
+        """[B, C] class scores (columns in `class_prompts` order). `released` z-scores each class over the B
+        images passed, as upstream does: pass the whole evaluation set at once in that mode."""
+        names = list(class_prompts)
+        prompts = [p for name in names for p in class_prompts[name]]
+        mask = torch.zeros(len(names), len(prompts), dtype=torch.bool)
+        start = 0
+        for c, name in enumerate(names):
+            mask[c, start:start + len(class_prompts[name])] = True
+            start += len(class_prompts[name])
+        return class_scores(self.prompt_similarities(images, prompts), mask, self.zero_shot_mode)
+
+
+def _meta(source: str, sha: str | None, training_data: tuple[str, ...], description: str, map_kind: str,
+          zero_shot: str, embedding_dim: int, licence: str) -> AdapterMeta:
+    return AdapterMeta(name="gloria", version=f"{ADAPTER_VERSION}+zero_shot={zero_shot}+map={map_kind}",
+                       description=f"{description} [zero_shot={zero_shot}, map={map_kind}]", weights_source=source,
+                       weights_sha256=sha, embedding_dim=embedding_dim, training_data=training_data, licence=licence,
+                       map_rescale="minmax")
+
+
+def build_gloria(**options: str) -> GloriaAdapter:
+    """GLoRIA from a converted released checkpoint (`weights=`) or a toolkit checkpoint (`checkpoint=`)."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown --model-arg for gloria: {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
+    map_kind, zero_shot = options.get("map", "cosine"), options.get("zero_shot", "fixed")
+    if map_kind not in MAP_KINDS:
+        raise ValueError(f"--model-arg map={map_kind}: expected one of {', '.join(MAP_KINDS)}")
+    if zero_shot not in ZERO_SHOT_MODES:
+        raise ValueError(f"--model-arg zero_shot={zero_shot}: expected one of {', '.join(ZERO_SHOT_MODES)}")
+    if options.get("checkpoint"):
+        if options.get("weights") or options.get("text_model"):
+            raise ValueError("--model-arg checkpoint excludes weights and text_model")
+        ckpt = load_gloria_checkpoint(options["checkpoint"])
+        meta = _meta(f"checkpoint {Path(options['checkpoint']).expanduser()}", sha256_of(ckpt.weights),
+                     ckpt.training_data, ckpt.description or "GLoRIA trained with msxr-bench", map_kind, zero_shot,
+                     ckpt.model.config.embedding_dim, "unknown")
+        return GloriaAdapter(ckpt.model, meta, map_kind, zero_shot)
+    if not options.get("weights"):
+        raise WeightsUnavailableError(MISSING_WEIGHTS_HELP)
+    weights = Path(options["weights"]).expanduser()
+    text = resolve_text_files(options.get("text_model"), options.get("revision"))
+    model, converted = load_converted_model(weights, text)
+    md = converted.metadata
+    source = (f"{weights} (converted by msxr-bench {md['converter_version']} from {md.get('source_file')} sha256 "
+              f"{md.get('source_sha256')}); tokenizer/config {text.source}")
+    meta = _meta(source, sha256_of(weights), ("CheXpert",), "GLoRIA (ResNet-50 + Bio_ClinicalBERT), CheXpert",
+                 map_kind, zero_shot, model.config.embedding_dim, UPSTREAM_LICENCE)
+    return GloriaAdapter(model, meta, map_kind, zero_shot)
