@@ -157,3 +157,29 @@ def test_zero_shot_class_scores_follow_the_mode(tiny_checkpoint, mode):
         assert torch.allclose(scores[:, 0], sims[:, :2].mean(dim=1), atol=1e-6)
     else:
         assert torch.allclose(scores.mean(dim=0), torch.zeros(2), atol=1e-5)  # z-scored over the 3 images
+
+
+@torch.no_grad()
+def test_released_scores_from_batched_similarities_equal_the_one_shot_call(tiny_checkpoint):
+    _, directory = tiny_checkpoint
+    adapter = build_gloria(checkpoint=str(directory), zero_shot="released")
+    prompts = {"pneumonia": ["mild pneumonia"], "normal": ["no evidence of pneumonia", "the lungs are clear"]}
+    flat = [p for ps in prompts.values() for p in ps]
+    images = torch.rand(5, 3, 56, 56)
+    batched = torch.cat([adapter.prompt_similarities(adapter.encode_images(images[i:i + 2]), flat) for i in (0, 2, 4)])
+    whole = adapter.zero_shot_class_scores(adapter.encode_images(images), prompts)
+    assert torch.allclose(adapter.class_scores_from_similarities(batched, prompts), whole, atol=1e-5)
+    with pytest.raises(ValueError, match="3 prompt similarities for 2 class prompts"):
+        adapter.class_scores_from_similarities(batched, {"a": ["x"], "b": ["y"]})
+
+
+def test_harness_preprocessing_feeds_the_adapter(tiny_checkpoint):
+    from msxr_bench.data.geometry import preprocess
+
+    _, directory = tiny_checkpoint
+    adapter = build_gloria(checkpoint=str(directory))
+    image = (torch.rand(90, 60) * 255).to(torch.uint8).numpy()  # portrait: letterboxed left and right
+    x = preprocess(image, adapter.geometry)
+    assert tuple(x.shape) == (3, 56, 56) and 0 <= float(x.min()) and float(x.max()) <= 1
+    emb = adapter.encode_images(x[None])
+    assert emb.patches.shape == (1, 4, 4, 32) and torch.isfinite(emb.patches).all()

@@ -16,6 +16,7 @@ on BioViL's scale: `map_rescale="minmax"` (paper A.3).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections import OrderedDict
 from pathlib import Path
@@ -58,6 +59,7 @@ class GloriaAdapter(EncoderAdapter):
         # released mode keeps upstream's cleaning (one-word sentences dropped); fixed keeps them
         self.min_sentence_tokens = 2 if zero_shot == "released" else 1
         self._word_memory: OrderedDict[str, tuple[torch.Tensor, list[torch.Tensor]]] = OrderedDict()
+        self._prompt_cache: dict[tuple[str, ...], tuple[torch.Tensor, torch.Tensor, list[int]]] = {}
 
     @property
     def tokenizer(self):
@@ -162,23 +164,33 @@ class GloriaAdapter(EncoderAdapter):
 
     # ---- zero-shot classification ---------------------------------------------------------------
     def prompt_similarities(self, images: ImageEmbeddings, prompts: Sequence[str]) -> torch.Tensor:
-        """[B, P] upstream `get_similarities(..., "both")` in this adapter's zero-shot mode."""
-        words, sent, sents = self.encode_raw_texts(list(prompts))
-        lens = zero_shot_cap_lens(prompts, sents, self.zero_shot_mode, words.shape[2])
+        """[B, P] upstream `get_similarities(..., "both")` = (local + global) / 2 in this adapter's zero-shot
+        mode. Per image (not transductive): compute it batch by batch and concatenate."""
+        key = tuple(prompts)
+        if key not in self._prompt_cache:
+            words, sent, sents = self.encode_raw_texts(list(prompts))
+            self._prompt_cache[key] = (words, sent, zero_shot_cap_lens(prompts, sents, self.zero_shot_mode,
+                                                                       words.shape[2]))
+        words, sent, lens = self._prompt_cache[key]
         local, global_ = images.extras["local"], images.extras["global"]
         return zero_shot_similarities(local, global_, words.to(local), sent.to(local), lens)
 
+    def class_scores_from_similarities(self, similarities: torch.Tensor,
+                                       class_prompts: Mapping[str, Sequence[str]]) -> torch.Tensor:
+        """[N, C] class scores from [N, P] `prompt_similarities` of the prompts of `class_prompts` in order.
+        `released` z-scores each class over the N rows, as upstream: pass the whole evaluation set."""
+        sizes = [len(class_prompts[name]) for name in class_prompts]
+        if sum(sizes) != similarities.shape[1]:
+            raise ValueError(f"{similarities.shape[1]} prompt similarities for {sum(sizes)} class prompts")
+        mask = torch.zeros(len(sizes), sum(sizes), dtype=torch.bool)
+        for c, start in enumerate(itertools.accumulate([0] + sizes[:-1])):
+            mask[c, start:start + sizes[c]] = True
+        return class_scores(similarities, mask, self.zero_shot_mode)
+
     def zero_shot_class_scores(self, images: ImageEmbeddings, class_prompts: Mapping[str, Sequence[str]]) -> torch.Tensor:
-        """[B, C] class scores (columns in `class_prompts` order). `released` z-scores each class over the B
-        images passed, as upstream does: pass the whole evaluation set at once in that mode."""
-        names = list(class_prompts)
-        prompts = [p for name in names for p in class_prompts[name]]
-        mask = torch.zeros(len(names), len(prompts), dtype=torch.bool)
-        start = 0
-        for c, name in enumerate(names):
-            mask[c, start:start + len(class_prompts[name])] = True
-            start += len(class_prompts[name])
-        return class_scores(self.prompt_similarities(images, prompts), mask, self.zero_shot_mode)
+        """[B, C] class scores (columns in `class_prompts` order) of the B images passed."""
+        prompts = [p for name in class_prompts for p in class_prompts[name]]
+        return self.class_scores_from_similarities(self.prompt_similarities(images, prompts), class_prompts)
 
 
 def _meta(source: str, sha: str | None, training_data: tuple[str, ...], description: str, map_kind: str,

@@ -52,6 +52,9 @@ def convert_gloria_checkpoint(ckpt: str | Path, output: str | Path) -> Conversio
     if "hyper_parameters" not in raw:
         raise ValueError(f"{ckpt}: no 'hyper_parameters' (the upstream training config) in the checkpoint")
     config = to_plain(raw["hyper_parameters"])
+    if isinstance(config, dict) and "model" not in config and len(config) == 1:
+        (inner,) = config.values()  # save_hyperparameters() by argument name: {"cfg": DictConfig}
+        config = inner if isinstance(inner, dict) else config
     if not isinstance(config, dict) or "model" not in config:
         raise ValueError(f"{ckpt}: 'hyper_parameters' is not a GLoRIA training config (no 'model' section)")
     foreign = [str(k) for k in state if not str(k).startswith(PREFIX)]
