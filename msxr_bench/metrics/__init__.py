@@ -1,9 +1,28 @@
 """Metrics in torch (batched, any device): grounding (CNR, IoU, Dice), classification (AUROC, F1...), bootstrap.
 
 `grounding` holds the definitions and full-resolution reference functions; `grounding_cells` the exact
-cell-weighted fast path the tasks use; `classification` and `bootstrap` the sample-level statistics.
+cell-weighted fast path the tasks use; `classification`, `aggregation` (category/macro/micro means) and
+`bootstrap` (seeded CIs, paired comparisons) the sample-level statistics.
 """
 
+from msxr_bench.metrics.aggregation import (
+    Aggregate,
+    GroupStat,
+    aggregate,
+    group_index,
+    grouped_nanmean,
+    macro_mean,
+    micro_mean,
+)
+from msxr_bench.metrics.bootstrap import (
+    BootstrapCI,
+    PairedBootstrap,
+    bootstrap_ci,
+    mean_statistic,
+    paired_bootstrap,
+    resample_indices,
+)
+from msxr_bench.metrics.classification import BinaryMetrics, auroc, average_ranks, binary_metrics_at, f1_max_threshold
 from msxr_bench.metrics.grounding import (
     BOX_RULE,
     DEFAULT_THRESHOLDS,
@@ -27,6 +46,24 @@ from msxr_bench.metrics.grounding_cells import (
 )
 
 __all__ = [
+    "Aggregate",
+    "BinaryMetrics",
+    "BootstrapCI",
+    "GroupStat",
+    "PairedBootstrap",
+    "aggregate",
+    "auroc",
+    "average_ranks",
+    "binary_metrics_at",
+    "bootstrap_ci",
+    "f1_max_threshold",
+    "group_index",
+    "grouped_nanmean",
+    "macro_mean",
+    "mean_statistic",
+    "micro_mean",
+    "paired_bootstrap",
+    "resample_indices",
     "BOX_RULE",
     "DEFAULT_THRESHOLDS",
     "NAN_POLICY",
