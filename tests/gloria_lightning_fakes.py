@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 
 # configs/chexpert_pretrain_config.yaml of marshuang80/gloria @ 416466a (the released model's training config)
@@ -140,7 +141,8 @@ def lightning_checkpoint(state_dict: dict[str, torch.Tensor], config: dict = UPS
         "callbacks": {
             ModelCheckpoint: {"monitor": "val_loss", "best_model_score": torch.tensor(3.21),
                               "best_model_path": "./data/ckpt/epoch=12.ckpt", "current_score": torch.tensor(3.3),
-                              "dirpath": "./data/ckpt"},
+                              "dirpath": "./data/ckpt", "best_k_models": {"./data/ckpt/epoch=12.ckpt": torch.tensor(3.21)},
+                              "kth_value": np.float64(3.4)},
             EarlyStopping: {"wait_count": 1, "stopped_epoch": 0, "best_score": torch.tensor(3.21), "patience": 10},
         },
         "optimizer_states": [{"state": {0: {"step": 10, "exp_avg": torch.zeros_like(first),

@@ -53,6 +53,7 @@ def test_reads_lightning_checkpoint_without_lightning_or_omegaconf(released):
     assert to_plain(raw["hparams_type"]) == "omegaconf.dictconfig.DictConfig"
     callbacks = to_plain(raw["callbacks"])
     assert callbacks["pytorch_lightning.callbacks.early_stopping.EarlyStopping"]["patience"] == 10
+    assert float(raw["callbacks"][next(iter(raw["callbacks"]))]["kth_value"]) == 3.4  # a numpy scalar
     assert torch.equal(raw["state_dict"]["gloria.img_encoder.local_embedder.weight"],
                        released["state"]["img_encoder.local_embedder.weight"])
 
@@ -133,3 +134,19 @@ def test_checkpoint_without_gloria_prefix_is_a_clear_error(tmp_path):
     path = save_lightning_checkpoint(tmp_path / "other.ckpt", ckpt)
     with pytest.raises(ValueError, match="lack the 'gloria.' prefix"):
         convert_gloria_checkpoint(path, tmp_path / "o.safetensors")
+
+
+class _OtherCodec:
+    def __reduce__(self):
+        import _codecs
+
+        return _codecs.encode, ("payload", "rot13")
+
+
+def test_codecs_encode_is_allowed_for_latin1_bytes_only(tmp_path):
+    path = tmp_path / "codec.ckpt"
+    torch.save({"ok": b"\x00\xffbytes", "bad": _OtherCodec()}, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(UnsafeCheckpointError, match="rot13"):
+        load_lightning_checkpoint(path)
+    torch.save({"ok": b"\x00\xffbytes"}, path, _use_new_zipfile_serialization=False)
+    assert load_lightning_checkpoint(path)["ok"] == b"\x00\xffbytes"

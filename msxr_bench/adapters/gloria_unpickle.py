@@ -2,7 +2,7 @@
 OmegaConf or arbitrary code: a restricted unpickler for `torch.load`.
 
 Allowed: torch's tensor/storage rebuild functions, OrderedDict, plain builtin containers and scalars, numpy
-scalars/arrays. Classes of `omegaconf`, `pytorch_lightning` and `typing` become inert stand-ins that only
+scalars/arrays, latin-1 `_codecs.encode` (how protocol 2 stores bytes). Classes of `omegaconf`, `pytorch_lightning` and `typing` become inert stand-ins that only
 record what the pickle gives them (constructor args, state, items); nothing of those packages is
 imported. Any other global (os.system, builtins.eval, subprocess.Popen, ...) is refused before it is called.
 """
@@ -81,6 +81,13 @@ def _safe_reconstructor(cls: Any, base: Any, state: Any) -> Any:
     return cls.__new__(cls) if state is None else cls(state)
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """`_codecs.encode` as protocol-2 pickles use it for bytes (e.g. numpy scalars): latin-1 only."""
+    if not isinstance(text, str) or encoding.replace("-", "").lower() != "latin1":
+        raise UnsafeCheckpointError(f"_codecs.encode with {type(text).__name__} / {encoding!r} refused")
+    return text.encode("latin1")
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """`pickle.Unpickler` whose `find_class` resolves only the allow-list above."""
 
@@ -93,6 +100,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return collections.OrderedDict
         if (module, name) == ("copyreg", "_reconstructor"):
             return _safe_reconstructor
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
         if (module, name) in _TORCH_REBUILDERS:
             return super().find_class(module, name)
         if (module, name) in _NUMPY:
