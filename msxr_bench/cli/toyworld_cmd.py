@@ -1,0 +1,37 @@
+"""`msxr-bench toyworld`: write a synthetic toy CXR world in the real datasets' on-disk formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from msxr_bench.toyworld.scales import SCALES
+
+
+@click.command("toyworld")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Data root to write (mimic-cxr-jpg/, ms-cxr/, rsna-pneumonia/, radnli/, mednli/, ...).")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="World seed; the same seed and scale give byte-identical files.")
+@click.option("--scale", default="tiny", show_default=True, type=click.Choice(list(SCALES)),
+              help="tiny = the committed fixture; small = thousands of training pairs; full = larger.")
+@click.option("--rsna-boxes", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A real stage_2_train_labels.csv(.zip): draw RSNA opacities at real box positions.")
+def toyworld_cmd(out: Path, seed: int, scale: str, rsna_boxes: Path | None) -> None:
+    """Generate the toy CXR world (images, reports, MS-CXR, RSNA, RadNLI, MedNLI) under OUT."""
+    from msxr_bench.toyworld import generate
+
+    if out.exists() and any(out.iterdir()):
+        click.echo(f"note: {out} is not empty; files of the world are overwritten, other files are left as they are",
+                   err=True)
+    summary = generate(out, seed=seed, scale=scale, rsna_boxes=rsna_boxes)
+    c = summary["counts"]
+    m = c["mscxr"]
+    click.echo(f"toy world (seed {seed}, scale {scale}) written to {out} in {summary['seconds']} s")
+    click.echo(f"  MIMIC-CXR: {c['mimic_images']} images, studies {c['mimic_studies']}")
+    click.echo(f"  MS-CXR:    {m['pairs']} phrase pairs, {m['box_rows']} boxes, {m['images']} images "
+               f"({m['image_records']} image records)")
+    click.echo(f"  RSNA:      {c['rsna_images']} DICOMs ({c['rsna_positive']} positive)")
+    click.echo(f"  RadNLI:    {c['radnli_dev']} dev + {c['radnli_test']} test; "
+               f"MedNLI: {c['mednli_train']}/{c['mednli_dev']}/{c['mednli_test']}")

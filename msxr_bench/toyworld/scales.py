@@ -1,0 +1,47 @@
+"""How big each dataset of the toy world is at each scale (`tiny` = the committed fixture)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    train_images: int  # frontal MIMIC images in the `train` split (each with its report)
+    validate_images: int  # frontal images in `validate`
+    test_images: int  # frontal images in `test` that MS-CXR does not use
+    mscxr_images: int  # MS-CXR images (all from the MIMIC `test` split)
+    mscxr_full_size: int  # of those, how many portrait 2544x3056 and how many landscape 3056x2544 each
+    rsna_images: int
+    rsna_positive_share: float
+    radnli_pairs: int  # per file (dev and test)
+    mednli_pairs: tuple[int, int, int]  # train, dev, test
+    train_size: int = 256  # side of the MIMIC training images (pixels)
+    mscxr_size: int = 512  # side of most MS-CXR images
+    lateral_share: float = 0.2  # studies that also get a lateral image
+    missing_view_share: float = 0.02  # frontal images whose ViewPosition is missing (NaN)
+
+
+SCALES: dict[str, Scale] = {
+    "tiny": Scale(
+        name="tiny", train_images=150, validate_images=12, test_images=6, mscxr_images=40, mscxr_full_size=2,
+        rsna_images=24, rsna_positive_share=0.5, radnli_pairs=60, mednli_pairs=(300, 60, 60),
+        missing_view_share=0.03, lateral_share=0.15,
+    ),
+    "small": Scale(
+        name="small", train_images=3000, validate_images=120, test_images=40, mscxr_images=260, mscxr_full_size=3,
+        rsna_images=500, rsna_positive_share=0.3, radnli_pairs=480, mednli_pairs=(3000, 400, 400),
+    ),
+    "full": Scale(
+        name="full", train_images=20000, validate_images=500, test_images=200, mscxr_images=1047, mscxr_full_size=8,
+        rsna_images=4000, rsna_positive_share=0.25, radnli_pairs=480, mednli_pairs=(11232, 1395, 1422),
+    ),
+}
+
+
+def get_scale(name: str) -> Scale:
+    try:
+        return SCALES[name]
+    except KeyError:
+        raise ValueError(f"unknown toy-world scale {name!r}; choose one of {', '.join(SCALES)}") from None

@@ -1,0 +1,56 @@
+"""Generate a whole toy CXR world under one directory, in the data-root layout the tasks read:
+mimic-cxr-jpg/, mimic-cxr-reports/, ms-cxr/, rsna-pneumonia/, radnli/, mednli/ and toyworld.json
+(seed, scale, version, counts and every image's ground-truth findings and boxes)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from msxr_bench.toyworld.plan import plan_mimic
+from msxr_bench.toyworld.rsna_plan import plan_rsna
+from msxr_bench.toyworld.scales import get_scale
+from msxr_bench.toyworld.writers.common import write_json
+from msxr_bench.toyworld.writers.mimic import write_mimic
+from msxr_bench.toyworld.writers.mscxr import write_mscxr
+from msxr_bench.toyworld.writers.nli import write_nli
+from msxr_bench.toyworld.writers.rsna import write_rsna
+
+GENERATOR_VERSION = "1.0"
+CONVENTIONS = {
+    "laterality": "patient side; on frontal (PA/AP) images the patient's left is the image's right half",
+    "boxes": "x, y, width, height in pixels of the image on disk, (x, y) = top-left corner",
+    "mscxr_source_split": "MS-CXR images are frontal images of MIMIC-CXR test-split subjects",
+}
+
+
+def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | None = None,
+             workers: int | None = None) -> dict:
+    """Write the world of (`seed`, `scale`) under `out`; same arguments give byte-identical files,
+    whatever `workers` (processes drawing images; default 1 for tiny, else up to 4 CPUs).
+    `rsna_boxes`: a real `stage_2_train_labels.csv(.zip)` whose positive boxes place the RSNA opacities."""
+    spec = get_scale(scale)
+    if workers is None:
+        workers = 1 if scale == "tiny" else max(1, min(4, os.cpu_count() or 1))
+    out = Path(out)
+    start = time.perf_counter()
+    studies = plan_mimic(seed, spec)
+    mimic_truth = write_mimic(out / "mimic-cxr-jpg", out / "mimic-cxr-reports", studies, workers)
+    mscxr_counts = write_mscxr(out / "ms-cxr", studies, mimic_truth)
+    rsna_plans = plan_rsna(seed, spec, rsna_boxes)
+    rsna_truth = write_rsna(out / "rsna-pneumonia", rsna_plans, seed, tiny=scale == "tiny", workers=workers)
+    nli_counts = write_nli(out, seed, spec)
+    splits = [s.split for s in studies]
+    counts = {
+        "mimic_studies": {k: splits.count(k) for k in ("train", "validate", "test")},
+        "mimic_images": len(mimic_truth),
+        "mscxr": mscxr_counts,
+        "rsna_images": len(rsna_truth),
+        "rsna_positive": sum(t["target"] for t in rsna_truth.values()),
+        **nli_counts,
+    }
+    summary = {"generator": "msxr_bench.toyworld", "version": GENERATOR_VERSION, "seed": seed, "scale": scale,
+               "rsna_boxes": "real" if rsna_boxes else "world", "counts": counts, "conventions": CONVENTIONS}
+    write_json({**summary, "mimic": mimic_truth, "rsna": rsna_truth}, out / "toyworld.json", indent=None)
+    return {**summary, "seconds": round(time.perf_counter() - start, 1), "out": str(out)}
