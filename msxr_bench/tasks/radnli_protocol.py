@@ -28,7 +28,7 @@ def confusion_matrix(gold: torch.Tensor, pred: torch.Tensor, n_classes: int = le
 
 
 def class_metrics(cm: torch.Tensor, labels: tuple[str, ...] = NLI_LABELS) -> dict:
-    """Accuracy, per-class precision/recall/F1/support and macro F1 from a confusion matrix.
+    """Accuracy, per-class precision/recall/F1/support and their macro means from a confusion matrix.
     An undefined precision or recall (no prediction / no gold of a class) counts as 0, as in
     scikit-learn with zero_division=0."""
     cm = cm.double()
@@ -43,7 +43,8 @@ def class_metrics(cm: torch.Tensor, labels: tuple[str, ...] = NLI_LABELS) -> dic
                "support": int(actual[i].item())}
         for i, name in enumerate(labels)
     }
-    return {"accuracy": (tp.sum() / cm.sum()).item(), "macro_f1": f1.mean().item(), "per_class": per_class}
+    return {"accuracy": (tp.sum() / cm.sum()).item(), "precision_macro": precision.mean().item(),
+            "recall_macro": recall.mean().item(), "f1_macro": f1.mean().item(), "per_class": per_class}
 
 
 def mean_sd(values: list[float]) -> dict:
@@ -84,7 +85,7 @@ class RadNLIOutcome:
     runs: list[SeedOutcome] = field(default_factory=list)
 
     def summary(self) -> dict:
-        """Mean ± sd over seeds of accuracy, macro F1 and per-class P/R/F1; the summed confusion matrix."""
+        """Mean ± sd over seeds of accuracy, macro and per-class P/R/F1; the summed confusion matrix."""
         gold = torch.tensor(self.test_gold)
         per_class = {
             name: {m: mean_sd([r.metrics["per_class"][name][m] for r in self.runs]) for m in ("precision", "recall", "f1")}
@@ -94,7 +95,7 @@ class RadNLIOutcome:
         total = torch.tensor([r.confusion for r in self.runs]).sum(0)
         return {
             "accuracy": mean_sd([r.metrics["accuracy"] for r in self.runs]),
-            "macro_f1": mean_sd([r.metrics["macro_f1"] for r in self.runs]),
+            **{m: mean_sd([r.metrics[m] for r in self.runs]) for m in ("precision_macro", "recall_macro", "f1_macro")},
             "per_class": per_class,
             "confusion_matrix_sum": total.tolist(),
             "majority_baseline": majority_baseline(gold),

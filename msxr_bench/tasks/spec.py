@@ -1,0 +1,85 @@
+"""Task declarations (what a task is: dataset, split, main score, defaults) and the run context they get.
+
+A task is a `TaskSpec` literal; its behaviour lives once per task type in the module named by `runner`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+if TYPE_CHECKING:
+    from msxr_bench.adapters.base import EncoderAdapter
+    from msxr_bench.engine import ImageEmbeddingProvider, Runtime
+    from msxr_bench.results import TaskResult
+
+TaskType = Literal["phrase-grounding", "zero-shot-classification", "zero-shot-segmentation", "text-similarity"]
+
+
+class DatasetSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    versions: tuple[str, ...]
+    default_version: str
+    splits: tuple[str, ...]  # accepted values of --split ("all" = every sample)
+    default_split: str
+    reference: str
+
+
+class TaskSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    version: str  # bump on any change that can move a number
+    type: TaskType
+    dataset: DatasetSpec
+    main_score: str
+    metrics: tuple[str, ...]
+    needs_images: bool = True
+    needs_patch_embeddings: bool = False
+    defaults: dict[str, JsonValue] = {}
+    runner: str  # "module:function" taking (spec, EvalContext) -> TaskResult
+
+    def run(self, ctx: "EvalContext") -> "TaskResult":
+        module, _, attr = self.runner.partition(":")
+        fn: Callable = getattr(importlib.import_module(module), attr)
+        return fn(self, ctx)
+
+
+class TaskSkipped(RuntimeError):
+    """The task cannot run with this adapter (e.g. grounding without patch embeddings); not a failure."""
+
+
+@dataclass
+class EvalContext:
+    """Everything a task run needs besides its spec; the CLI builds one, tests may build their own."""
+
+    adapter: "EncoderAdapter"
+    adapter_name: str
+    runtime: "Runtime"
+    data_root: Path
+    adapter_options: dict[str, str] = field(default_factory=dict)
+    split: str | None = None  # None = the task's default
+    mscxr_version: str | None = None
+    split_scheme: str = "gloria"
+    positive_prompts: tuple[str, ...] | None = None
+    negative_prompts: tuple[str, ...] | None = None
+    batch_size: int = 16
+    num_workers: int = 0
+    limit: int | None = None
+    seed: int = 0
+    n_bootstrap: int = 1000
+    truncate_long_phrases: bool = False
+    save_heatmaps: int = 0
+    heatmap_dir: Path | None = None
+    argv: list[str] | None = None
+    rank: int = 0  # multi-process runs: this process evaluates shard(images, rank, world_size)
+    world_size: int = 1
+    image_provider: "ImageEmbeddingProvider | None" = None  # None = ModelImageEmbeddings (no cache)
+    progress: bool = True

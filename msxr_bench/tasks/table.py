@@ -1,0 +1,39 @@
+"""Plain-text tables of a task result for the terminal (the JSON is the record; this is for reading)."""
+
+from __future__ import annotations
+
+from msxr_bench.results import TaskResult
+
+
+def _fmt(value: float | None, width: int = 9) -> str:
+    if value is None or value != value:
+        return f"{'—':>{width}}"
+    return f"{value:>{width}.3f}"
+
+
+def format_result(result: TaskResult) -> str:
+    """Per-category table (when the task has categories), then every metric with its 95% CI."""
+    lines = [f"{result.task.name} v{result.task.version} | {result.adapter.name} | {result.dataset.name} "
+             f"{result.dataset.version or ''} split={result.dataset.split} | n={result.dataset.n_scored}"]
+    if result.per_category:
+        names = list(result.per_category[0].metrics)
+        lines.append(f"{'category':<18}{'n':>5}" + "".join(f"{n:>18}" for n in names))
+        for row in result.per_category:
+            lines.append(f"{row.category:<18}{row.n:>5}" + "".join(f"{_fmt(row.metrics[n], 18)}" for n in names))
+        for agg in ("macro", "micro"):
+            cells = "".join(_fmt(result.metrics[f"{n}_{agg}"].value, 18) if f"{n}_{agg}" in result.metrics
+                            else f"{'':>18}" for n in names)
+            lines.append(f"{agg:<18}{result.dataset.n_scored:>5}" + cells)
+        lines.append("")
+    width = max(len(k) for k in result.metrics)
+    for name, m in result.metrics.items():
+        ci = f"  [{_fmt(m.ci.low, 0).strip()}, {_fmt(m.ci.high, 0).strip()}]" if m.ci else ""
+        star = " *" if name == result.main_score.name else ""
+        note = f"  ({m.note})" if m.note else ""
+        lines.append(f"  {name:<{width}} {_fmt(m.value)}{ci}  n={m.n}{star}{note}")
+    skipped = sum(s.total for s in result.skipped)
+    if skipped:
+        lines.append("  skipped: " + "; ".join(f"{s.source}: " + ", ".join(f"{k} {v}" for k, v in s.counts.items())
+                                              for s in result.skipped))
+    lines.extend(f"  note: {n}" for n in result.notes)
+    return "\n".join(lines)
