@@ -1,0 +1,133 @@
+"""`msxr-bench evaluate`: run tasks on one model, print the tables, write OUTPUT/<model>/<task>.json.
+
+Thin: parsing and printing only; the work is in `msxr_bench.tasks` (library API: `tasks.evaluate_task`).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from msxr_bench.tasks import TASKS
+
+EPILOG = """\b
+Examples:
+  msxr-bench evaluate --model biovil --task ms-cxr --data-root ~/data
+  msxr-bench evaluate --model gloria --model-arg checkpoint=chexpert_resnet50.ckpt \\
+      --task rsna-cls --task rsna-seg --data-root ~/data --split test --device cuda --precision bf16
+  msxr-bench evaluate --model biovil --task ms-cxr --ms-cxr-version 1.1.0 --split test --save-heatmaps 20
+
+\b
+Data root layout: DATA_ROOT/ms-cxr/ + DATA_ROOT/mimic-cxr-jpg/ (ms-cxr), DATA_ROOT/rsna-pneumonia/
+(rsna-cls, rsna-seg), DATA_ROOT/radnli/ (radnli-zs). `msxr-bench toyworld` writes a synthetic one.
+Exit status: 0 when every requested task ran or was skipped for a reason printed here (e.g. a model without
+patch embeddings on ms-cxr) and at least one ran; 1 when a task failed or nothing ran.
+"""
+
+
+@click.command("evaluate", epilog=EPILOG)
+@click.option("--model", "model_name", required=True, metavar="NAME",
+              help="Adapter name (built-in or plugin; `msxr-bench list` shows them).")
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
+              help="Adapter option, repeatable (e.g. image_weights=PATH, placement=exact).")
+@click.option("--task", "task_names", required=True, multiple=True, type=click.Choice(sorted(TASKS)),
+              help="Task to run, repeatable.")
+@click.option("--data-root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder holding the datasets (layout below).")
+@click.option("--split", "splits", multiple=True, metavar="[TASK=]SPLIT",
+              help="Split for every task, or for one task with TASK=SPLIT (repeatable). ms-cxr: all (default) or, "
+                   "for 1.1.0 only, train|val|test; rsna-*: train|val|test|all (default test); radnli-zs: dev|test "
+                   "(default test).")
+@click.option("--ms-cxr-version", type=click.Choice(["0.1", "1.1.0"]), default="0.1", show_default=True,
+              help="MS-CXR release: 0.1 = the 1,162 pairs of the BioViL paper; 1.1.0 adds an official split.")
+@click.option("--split-scheme", type=click.Choice(["gloria", "mgca"]), default="gloria", show_default=True,
+              help="RSNA split to rebuild from the Kaggle labels (GLoRIA 70/15/15 or MGCA).")
+@click.option("--positive-prompt", multiple=True, metavar="TEXT",
+              help="RSNA positive prompt(s); several are averaged. Default: 'Findings suggesting pneumonia'.")
+@click.option("--negative-prompt", multiple=True, metavar="TEXT",
+              help="RSNA negative prompt(s); several are averaged. Default: 'No evidence of pneumonia'.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="Results go to OUTPUT/<model>/<task>.json.")
+@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
+              help="Where the model runs; auto = CUDA when available.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+              help="bf16/fp16 = autocast on CUDA (recorded); metrics are always computed in fp32.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per forward.")
+@click.option("--num-workers", type=click.IntRange(min=0), default=4, show_default=True,
+              help="DataLoader workers decoding and preprocessing images (0 = in the main process).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Evaluate only the first N samples (recorded; for smoke tests, not for reporting).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the bootstrap and of the phrase-sensitivity control's draws.")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap resamples for the 95% CIs (0 = no CIs).")
+@click.option("--save-heatmaps", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Write PNG overlays of the first N samples to OUTPUT/<model>/heatmaps/ (ms-cxr, rsna-seg).")
+@click.option("--truncate-long-phrases", is_flag=True,
+              help="Cut texts longer than the text encoder's limit at a word boundary (recorded) instead of failing.")
+def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple[str, ...], data_root: Path,
+                 splits: tuple[str, ...], ms_cxr_version: str, split_scheme: str, positive_prompt: tuple[str, ...],
+                 negative_prompt: tuple[str, ...], output: Path, device: str, precision: str, batch_size: int,
+                 num_workers: int, limit: int | None, seed: int, n_bootstrap: int, save_heatmaps: int,
+                 truncate_long_phrases: bool) -> None:
+    """Evaluate a model on MS-CXR grounding, RSNA pneumonia classification/segmentation and RadNLI similarity.
+
+    Prints a per-category table per task and writes one validated results JSON per task (with per-sample
+    rows, every scoring choice and the run's provenance).
+    """
+    from msxr_bench.adapters.registry import build_adapter, parse_model_args
+    from msxr_bench.engine import RuntimeConfigError, resolve_runtime
+    from msxr_bench.tasks import EvalContext, TaskSkipped, evaluate_task, format_result
+
+    try:
+        options = parse_model_args(model_args)
+        runtime = resolve_runtime(device, precision)
+        split_of = split_per_task(splits, task_names)
+    except (ValueError, RuntimeConfigError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    adapter = build_adapter(model_name, **options)
+    out_dir = output / model_name
+    ctx = EvalContext(
+        adapter=adapter, adapter_name=model_name, adapter_options=options, runtime=runtime, data_root=data_root,
+        mscxr_version=ms_cxr_version, split_scheme=split_scheme,
+        positive_prompts=positive_prompt or None, negative_prompts=negative_prompt or None,
+        batch_size=batch_size, num_workers=num_workers, limit=limit, seed=seed, n_bootstrap=n_bootstrap,
+        truncate_long_phrases=truncate_long_phrases, save_heatmaps=save_heatmaps,
+        heatmap_dir=out_dir / "heatmaps", argv=list(sys.argv),
+    )
+    ran, failed = [], []
+    for name in dict.fromkeys(task_names):
+        click.echo(f"== {name} ({model_name}, {runtime.device}, {runtime.precision})", err=True)
+        try:
+            result, path = evaluate_task(TASKS[name], replace(ctx, split=split_of.get(name)), out_dir)
+        except TaskSkipped as exc:
+            click.echo(f"skipped {name}: {exc}", err=True)
+            continue
+        except (ValueError, OSError) as exc:  # data / configuration errors carry clear messages
+            click.echo(f"error in {name}: {type(exc).__name__}: {exc}", err=True)
+            failed.append(name)
+            continue
+        ran.append(name)
+        click.echo(format_result(result))
+        click.echo(f"wrote {path}", err=True)
+    if failed or not ran:
+        why = f"failed: {', '.join(failed)}" if failed else "no task ran"
+        raise click.ClickException(why)
+
+
+def split_per_task(values: tuple[str, ...], task_names: tuple[str, ...]) -> dict[str, str]:
+    """`--split S` applies to every task, `--split TASK=S` to one (and wins over a plain S)."""
+    common = [v for v in values if "=" not in v]
+    if len(common) > 1:
+        raise ValueError(f"--split given twice without a task: {', '.join(common)} (use TASK=SPLIT)")
+    out = {name: common[0] for name in task_names} if common else {}
+    for value in values:
+        if "=" in value:
+            task, _, split = value.partition("=")
+            if task not in TASKS:
+                raise ValueError(f"--split {value}: unknown task {task!r} (tasks: {', '.join(TASKS)})")
+            out[task] = split
+    return out
