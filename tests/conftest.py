@@ -1,0 +1,34 @@
+"""Shared fixtures: the toy world data root and the test adapters registered under names for the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURE_WORLD = Path(__file__).resolve().parents[1] / "fixtures" / "toyworld"
+TEST_ADAPTERS = {
+    "test-random-cnn": ("adapters_for_tests:build_random_cnn", "random small CNN (tests)"),
+    "test-global-only": ("adapters_for_tests:build_global_only", "random CNN without patch embeddings (tests)"),
+}
+
+
+@pytest.fixture(scope="session")
+def toyworld_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed toy world (fixtures/toyworld/); generated (tiny, seed 0) when the checkout lacks it."""
+    if (FIXTURE_WORLD / "toyworld.json").is_file():
+        return FIXTURE_WORLD
+    from msxr_bench.toyworld import generate
+
+    out = tmp_path_factory.mktemp("toyworld")
+    generate(out, seed=0, scale="tiny")
+    return out
+
+
+@pytest.fixture
+def test_adapters(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[str, str]]:
+    """Registers the test adapters as built-ins for the duration of one test."""
+    from msxr_bench.adapters import registry
+
+    monkeypatch.setattr(registry, "BUILTIN_ADAPTERS", {**registry.BUILTIN_ADAPTERS, **TEST_ADAPTERS})
+    return TEST_ADAPTERS
