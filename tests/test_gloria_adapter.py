@@ -148,7 +148,7 @@ def test_zero_shot_class_scores_follow_the_mode(tiny_checkpoint, mode):
                "normal": ["no evidence of pneumonia", "the lungs are clear"]}
     scores = adapter.zero_shot_class_scores(emb, prompts)
     flat = [p for ps in prompts.values() for p in ps]
-    words, sent, sents = adapter.encode_raw_texts(flat)
+    words, sent, sents = adapter.encode_raw_texts(flat, 2 if mode == "released" else 1)
     lens = [len(p) for p in flat] if mode == "released" else [2, 3, 4, 4]
     sims = zero_shot_similarities(emb.extras["local"], emb.extras["global"], words, sent, lens)
     mask = torch.tensor([[1, 1, 0, 0], [0, 0, 1, 1]], dtype=torch.bool)
@@ -183,3 +183,20 @@ def test_harness_preprocessing_feeds_the_adapter(tiny_checkpoint):
     assert tuple(x.shape) == (3, 56, 56) and 0 <= float(x.min()) and float(x.max()) <= 1
     emb = adapter.encode_images(x[None])
     assert emb.patches.shape == (1, 4, 4, 32) and torch.isfinite(emb.patches).all()
+
+
+@torch.no_grad()
+def test_one_word_phrases_are_kept_in_both_modes(tiny_checkpoint):
+    _, directory = tiny_checkpoint
+    for mode in ("released", "fixed"):
+        adapter = build_gloria(checkpoint=str(directory), zero_shot=mode, map="attention")
+        one, empty = adapter.encode_texts(["Pneumothorax.", ""])
+        assert not torch.allclose(one, empty)
+        grid = adapter.similarity_grid(adapter.encode_images(torch.rand(1, 3, 56, 56)), one[None])
+        assert torch.allclose(grid.sum(), torch.tensor(1.0), atol=1e-5)
+    images = adapter.encode_images(torch.rand(2, 3, 56, 56))
+    released = build_gloria(checkpoint=str(directory), zero_shot="released")
+    sims = released.prompt_similarities(images, ["pneumonia", "effusion!"])  # both become "[CLS] [SEP]", 9 chars
+    assert torch.equal(sims[:, 0], sims[:, 1])  # released prompts follow upstream: a one-word prompt vanishes
+    fixed = build_gloria(checkpoint=str(directory), zero_shot="fixed").prompt_similarities(images, ["pneumonia", "effusion"])
+    assert not torch.allclose(fixed[:, 0], fixed[:, 1])

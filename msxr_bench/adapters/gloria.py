@@ -8,7 +8,8 @@ Options (`--model-arg key=value`):
                           paper's comparison) or GLoRIA's word->region attention averaged over the phrase's words
   zero_shot=fixed|released  class scoring (models/gloria_zero_shot.py); default fixed
 
-Embeddings are L2-normalised for the contract; the raw (upstream) local and global image embeddings travel
+Texts are cleaned as upstream's `process_text` but keep one-word sentences (a phrase "Pneumothorax" would
+otherwise vanish), except zero-shot prompts in `released` mode. Embeddings are L2-normalised for the contract; the raw (upstream) local and global image embeddings travel
 in `ImageEmbeddings.extras["local"|"global"]` for the attention maps and zero-shot scores. Scores are not
 on BioViL's scale: `map_rescale="minmax"` (paper A.3).
 """
@@ -56,8 +57,9 @@ class GloriaAdapter(EncoderAdapter):
         c = model.config
         self.geometry = Geometry("letterbox_crop", resize=c.resize, crop=c.crop, grid=model.img_encoder.grid_size)
         self.max_text_tokens = c.word_num
-        # released mode keeps upstream's cleaning (one-word sentences dropped); fixed keeps them
-        self.min_sentence_tokens = 2 if zero_shot == "released" else 1
+        # upstream's cleaning drops one-word sentences: kept for zero-shot prompts in released mode only;
+        # everywhere else (grounding phrases such as "Pneumothorax", RadNLI) one-word sentences are kept
+        self.prompt_min_sentence_tokens = 2 if zero_shot == "released" else 1
         self._word_memory: OrderedDict[str, tuple[torch.Tensor, list[torch.Tensor]]] = OrderedDict()
         self._prompt_cache: dict[tuple[str, ...], tuple[torch.Tensor, torch.Tensor, list[int]]] = {}
 
@@ -69,7 +71,9 @@ class GloriaAdapter(EncoderAdapter):
     def scoring_options(self) -> dict:
         """The GLoRIA-specific choices a results file must show."""
         return {"map": self.map_kind, "zero_shot": self.zero_shot_mode, "map_rescale": self.meta.map_rescale,
-                "text_cleaning_min_sentence_tokens": self.min_sentence_tokens}
+                "zero_shot_prompt_cleaning": "upstream (sentences of one token dropped)"
+                if self.prompt_min_sentence_tokens == 2 else "one-token sentences kept",
+                "text_cleaning": "upstream process_text, one-token sentences kept"}
 
     # ---- images ---------------------------------------------------------------------------------
     def encode_images(self, images: torch.Tensor) -> ImageEmbeddings:
@@ -84,17 +88,19 @@ class GloriaAdapter(EncoderAdapter):
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def encode_raw_texts(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[list[str]]]:
-        """Upstream text forward: (words [N, D, 97], sentences [N, D], merged words), unnormalised."""
+    def encode_raw_texts(self, texts: Sequence[str], min_sentence_tokens: int = 1
+                         ) -> tuple[torch.Tensor, torch.Tensor, list[list[str]]]:
+        """Upstream text forward: (words [N, D, 97], sentences [N, D], merged words), unnormalised.
+        `min_sentence_tokens=2` is upstream's cleaning (one-word sentences dropped)."""
         if isinstance(texts, str):
             raise TypeError("encode_texts takes a list of strings, not a string")
-        batch = self.model.text_encoder.tokenize(list(texts), self.min_sentence_tokens)
+        batch = self.model.text_encoder.tokenize(list(texts), min_sentence_tokens)
         batch = {k: v.to(self._device()) for k, v in batch.items()}
         return self.model.text_encoder_forward(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
 
     def count_text_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text as the model sees it (after GLoRIA's cleaning, [CLS]/[SEP] included)."""
-        cleaned = [clean_report_text(t, self.min_sentence_tokens) for t in texts]
+        cleaned = [clean_report_text(t, 1) for t in texts]
         return [len(ids) for ids in self.tokenizer(cleaned, add_special_tokens=True)["input_ids"]]
 
     @staticmethod
@@ -168,7 +174,7 @@ class GloriaAdapter(EncoderAdapter):
         mode. Per image (not transductive): compute it batch by batch and concatenate."""
         key = tuple(prompts)
         if key not in self._prompt_cache:
-            words, sent, sents = self.encode_raw_texts(list(prompts))
+            words, sent, sents = self.encode_raw_texts(list(prompts), self.prompt_min_sentence_tokens)
             self._prompt_cache[key] = (words, sent, zero_shot_cap_lens(prompts, sents, self.zero_shot_mode,
                                                                        words.shape[2]))
         words, sent, lens = self._prompt_cache[key]
