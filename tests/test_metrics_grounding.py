@@ -12,6 +12,7 @@ from msxr_bench.data.types import Box
 from msxr_bench.metrics import (
     STATUS_FLAGS,
     box_pixel_ranges,
+    box_pixel_ranges_batched,
     box_union_mask,
     cnr,
     grounding_scores_full,
@@ -40,6 +41,18 @@ def test_fractional_boxes_use_pixel_centres_and_are_clipped():
     assert box_pixel_ranges([Box(1.5, 1.5, 2.0, 2.0)], 5, 5).tolist() == [[1, 3, 1, 3]]
     # clipped to the image; tensors in xywh are accepted
     assert box_pixel_ranges(torch.tensor([[-3.0, 3.0, 10.0, 10.0]]), 5, 6).tolist() == [[3, 5, 0, 6]]
+
+
+def test_batched_box_ranges_pad_with_empty_boxes_and_clip_per_image():
+    lists = [[Box(-3, 3, 10, 10)], [Box(1, 1, 2, 2), Box(0.4, 0.4, 1.2, 1.2)], []]
+    sizes = [(5, 6), (8, 8), (4, 4)]
+    out = box_pixel_ranges_batched(lists, sizes)
+    assert out.shape == (3, 2, 4)
+    assert out[0].tolist() == [[3, 5, 0, 6], [0, 0, 0, 0]]
+    assert out[1].tolist() == box_pixel_ranges(lists[1], 8, 8).tolist()
+    assert out[2].tolist() == [[0, 0, 0, 0], [0, 0, 0, 0]]
+    with pytest.raises(ValueError, match="finite"):
+        box_pixel_ranges([Box(float("nan"), 0, 1, 1)], 4, 4)
 
 
 def _numpy_cnr(m: np.ndarray, mask: np.ndarray) -> float:

@@ -22,14 +22,18 @@ from msxr_bench.metrics.bootstrap import (
     paired_bootstrap,
     resample_indices,
 )
+from msxr_bench.metrics.classification import DEFINITIONS as CLASSIFICATION_DEFINITIONS
 from msxr_bench.metrics.classification import BinaryMetrics, auroc, average_ranks, binary_metrics_at, f1_max_threshold
+from msxr_bench.metrics.grounding import DEFINITIONS as GROUNDING_DEFINITIONS
 from msxr_bench.metrics.grounding import (
     BOX_RULE,
     DEFAULT_THRESHOLDS,
+    RSNA_SEGMENTATION_THRESHOLD,
     NAN_POLICY,
     STATUS_FLAGS,
     GroundingScores,
     box_pixel_ranges,
+    box_pixel_ranges_batched,
     box_union_mask,
     cnr,
     grounding_scores_full,
@@ -46,6 +50,9 @@ from msxr_bench.metrics.grounding_cells import (
 )
 
 __all__ = [
+    "CLASSIFICATION_DEFINITIONS",
+    "GROUNDING_DEFINITIONS",
+    "RSNA_SEGMENTATION_THRESHOLD",
     "Aggregate",
     "BinaryMetrics",
     "BootstrapCI",
@@ -70,6 +77,7 @@ __all__ = [
     "STATUS_FLAGS",
     "GroundingScores",
     "box_pixel_ranges",
+    "box_pixel_ranges_batched",
     "box_union_mask",
     "cell_weights",
     "cnr",

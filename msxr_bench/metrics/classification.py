@@ -21,7 +21,16 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["BinaryMetrics", "auroc", "average_ranks", "binary_metrics_at", "f1_max_threshold"]
+DEFINITIONS: dict[str, str] = {  # recorded verbatim in results JSON
+    "auroc": "exact Mann-Whitney with average ranks (ties count half); one class present -> NaN",
+    "decision_rule": "positive iff score >= threshold",
+    "undefined_ratios": "NaN (precision without positive predictions, sensitivity without positives, "
+    "specificity without negatives, F1 when 2TP + FP + FN = 0)",
+    "f1_max_threshold": "every distinct score tried; exact F1 ties -> smallest threshold; chosen on the "
+    "evaluated set itself (optimistic)",
+}
+
+__all__ = ["DEFINITIONS", "BinaryMetrics", "auroc", "average_ranks", "binary_metrics_at", "f1_max_threshold"]
 
 
 def _check(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,10 +26,13 @@ import torch
 __all__ = [
     "BOX_RULE",
     "DEFAULT_THRESHOLDS",
+    "DEFINITIONS",
+    "RSNA_SEGMENTATION_THRESHOLD",
     "NAN_POLICY",
     "STATUS_FLAGS",
     "GroundingScores",
     "box_pixel_ranges",
+    "box_pixel_ranges_batched",
     "box_union_mask",
     "cnr",
     "grounding_scores_full",
@@ -47,6 +50,21 @@ STATUS_FLAGS: dict[str, int] = {
     "empty_background": 2,  # no valid pixel outside the boxes: CNR is NaN
     "constant_map": 4,  # max == min over valid pixels: CNR is 0
     "zero_variance": 8,  # var_in + var_out == 0 but means differ: CNR is NaN
+}
+
+RSNA_SEGMENTATION_THRESHOLD = 0.6  # on maps min-max rescaled to [0, 1]
+DEFINITIONS: dict[str, str] = {  # recorded verbatim in results JSON
+    "cnr": "|mean_in - mean_out| / sqrt(var_in + var_out), population variances, float64; in = valid pixels of "
+    "the box union, out = other valid pixels; signed CNR without the absolute value",
+    "iou_dice": "(map > t) vs valid box pixels, t compared in the map's dtype; mIoU/mDice = mean over thresholds",
+    "box_rule": BOX_RULE,
+    "nan_policy": NAN_POLICY,
+    "empty_ground_truth": "CNR, IoU, Dice NaN (flagged, left out of means)",
+    "empty_background": "CNR NaN (flagged)",
+    "constant_map": "CNR 0 (flagged)",
+    "zero_variance": "CNR NaN when var_in + var_out == 0 and the means differ (flagged)",
+    "empty_prediction": "IoU 0 and Dice 0 when the ground truth is not empty",
+    "upsampling": "nearest; metrics computed exactly as cell-weighted statistics (equal to full resolution)",
 }
 
 BoxesLike = Sequence | torch.Tensor  # a sequence of objects with x, y, w, h (data.types.Box) or [K, 4] xywh
@@ -77,28 +95,43 @@ def status_counts(status: torch.Tensor) -> dict[str, int]:
     return {name: int(((status & bit) != 0).sum()) for name, bit in STATUS_FLAGS.items()}
 
 
-def _as_xywh(boxes: BoxesLike) -> torch.Tensor:
+def _xywh_rows(boxes: BoxesLike) -> list[list[float]]:
     if isinstance(boxes, torch.Tensor):
-        t = boxes.detach().to("cpu", torch.float64).reshape(-1, 4)
-    else:
-        t = torch.tensor([[float(b.x), float(b.y), float(b.w), float(b.h)] for b in boxes], dtype=torch.float64)
-        t = t.reshape(-1, 4)
+        return boxes.detach().to("cpu", torch.float64).reshape(-1, 4).tolist()
+    return [[float(b.x), float(b.y), float(b.w), float(b.h)] for b in boxes]
+
+
+def _ranges_from_xywh(t: torch.Tensor, height: torch.Tensor | int, width: torch.Tensor | int) -> torch.Tensor:
+    """BOX_RULE on xywh [..., 4] (float64) with broadcastable image sizes -> int64 (row0, row1, col0, col1)."""
     if not torch.isfinite(t).all():
-        raise ValueError(f"box coordinates must be finite, got {t.tolist()}")
-    return t
+        raise ValueError(f"box coordinates must be finite, got {t.reshape(-1, 4).tolist()}")
+    height = torch.as_tensor(height, dtype=torch.float64)
+    width = torch.as_tensor(width, dtype=torch.float64)
+    x, y, w, h = t.unbind(-1)
+    w, h = w.clamp(min=0), h.clamp(min=0)
+    r0 = torch.minimum(torch.ceil(y - 0.5).clamp(min=0), height)
+    r1 = torch.maximum(torch.minimum(torch.ceil(y + h - 0.5).clamp(min=0), height), r0)
+    c0 = torch.minimum(torch.ceil(x - 0.5).clamp(min=0), width)
+    c1 = torch.maximum(torch.minimum(torch.ceil(x + w - 0.5).clamp(min=0), width), c0)
+    return torch.stack([r0, r1, c0, c1], dim=-1).to(torch.int64)
 
 
 def box_pixel_ranges(boxes: BoxesLike, height: int, width: int) -> torch.Tensor:
     """[K, 4] int64 half-open pixel ranges (row0, row1, col0, col1) of each box under BOX_RULE, clipped."""
-    t = _as_xywh(boxes)
-    x, y, w, h = t.unbind(-1)
-    w, h = w.clamp(min=0), h.clamp(min=0)
-    r0 = torch.ceil(y - 0.5).clamp(0, height)
-    r1 = torch.ceil(y + h - 0.5).clamp(0, height)
-    c0 = torch.ceil(x - 0.5).clamp(0, width)
-    c1 = torch.ceil(x + w - 0.5).clamp(0, width)
-    r1, c1 = torch.maximum(r1, r0), torch.maximum(c1, c0)
-    return torch.stack([r0, r1, c0, c1], dim=-1).to(torch.int64)
+    t = torch.tensor(_xywh_rows(boxes), dtype=torch.float64).reshape(-1, 4)
+    return _ranges_from_xywh(t, height, width)
+
+
+def box_pixel_ranges_batched(boxes: Sequence[BoxesLike], sizes: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """[N, K, 4] ranges for N box lists (padded with empty boxes (0, 0, 0, 0)) on images of `sizes` (H, W)."""
+    rows = [_xywh_rows(b) for b in boxes]
+    k = max(1, max((len(r) for r in rows), default=0))
+    t = torch.zeros(len(rows), k, 4, dtype=torch.float64)
+    if rows:
+        flat = [r + [[0.0, 0.0, 0.0, 0.0]] * (k - len(r)) for r in rows]
+        t = torch.tensor(flat, dtype=torch.float64).reshape(len(rows), k, 4)
+    hw = torch.tensor(list(sizes), dtype=torch.float64).reshape(-1, 2)
+    return _ranges_from_xywh(t, hw[:, 0, None], hw[:, 1, None])
 
 
 def box_union_mask(boxes: BoxesLike, height: int, width: int, device: torch.device | str | None = None) -> torch.Tensor:

@@ -22,7 +22,7 @@ from msxr_bench.metrics.grounding import (
     STATUS_FLAGS,
     BoxesLike,
     GroundingScores,
-    box_pixel_ranges,
+    box_pixel_ranges_batched,
 )
 
 __all__ = ["cell_weights", "cnr_from_cells", "grounding_scores", "iou_dice_from_cells", "stack_spans"]
@@ -59,12 +59,7 @@ def cell_weights(
     """(w_in, w_all), float64 [N, h, w]: pixels of each cell inside the box union, and valid pixels per cell."""
     if len(amaps) != len(boxes):
         raise ValueError(f"{len(amaps)} AxisMaps but {len(boxes)} box lists")
-    ranges = [box_pixel_ranges(b, *a.image_size) for a, b in zip(amaps, boxes)]
-    k = max(1, max(r.shape[0] for r in ranges))
-    padded = torch.zeros(len(ranges), k, 4, dtype=torch.int64)  # empty boxes (0, 0, 0, 0) pad
-    for i, r in enumerate(ranges):
-        padded[i, : r.shape[0]] = r
-    padded = padded.to(device)
+    padded = box_pixel_ranges_batched(boxes, [a.image_size for a in amaps]).to(device)  # [N, K, 4]
     r_lo, r_hi, c_lo, c_hi = stack_spans(amaps, device)
     r0, r1, c0, c1 = padded.unbind(-1)
     row_edges = torch.sort(torch.cat([r0, r1], dim=1), dim=1).values  # [N, 2K]
