@@ -59,24 +59,26 @@ def write_jsonl(path: Path, pairs: list[NLIPair], id_key: str) -> Path:
     return path
 
 
-def tiny_tokenizer(tmp: Path) -> BertTokenizer:
-    vocab = tmp / "vocab.txt"
-    vocab.write_text("\n".join(SPECIAL + WORDS) + "\n")
+def tiny_tokenizer(tmp: Path, vocab: Path | None = None) -> BertTokenizer:
+    """A BertTokenizer on the toy words (or on the vocab file given) with the five special tokens."""
+    if vocab is None:
+        vocab = tmp / "vocab.txt"
+        vocab.write_text("\n".join(SPECIAL + WORDS) + "\n")
     return BertTokenizer(str(vocab), do_lower_case=True)
 
 
 def tiny_config(tokenizer: BertTokenizer) -> BertConfig:
     return BertConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=128, max_position_embeddings=64, hidden_dropout_prob=0.1,
+                      intermediate_size=128, max_position_embeddings=128, hidden_dropout_prob=0.1,
                       attention_probs_dropout_prob=0.1)
 
 
 class ToyTextAdapter(EncoderAdapter):
     """An adapter that only exposes a text encoder (a BertForMaskedLM, like CXR-BERT, or a BertModel)."""
 
-    def __init__(self, tmp: Path, masked_lm: bool = True, seed: int = 0) -> None:
+    def __init__(self, tmp: Path, masked_lm: bool = True, seed: int = 0, vocab: Path | None = None) -> None:
         super().__init__()
-        self.tokenizer = tiny_tokenizer(tmp)
+        self.tokenizer = tiny_tokenizer(tmp, vocab)
         torch.manual_seed(seed)
         cls = BertForMaskedLM if masked_lm else BertModel
         self.text_model = cls(tiny_config(self.tokenizer)).eval().requires_grad_(False)
@@ -86,3 +88,20 @@ class ToyTextAdapter(EncoderAdapter):
 
     def text_encoder_for_finetuning(self):
         return self.text_model, self.tokenizer
+
+
+class CorpusTextAdapter(ToyTextAdapter):
+    """ToyTextAdapter whose vocabulary is every word (BERT basic tokenisation, lower case) of NLI JSONL files."""
+
+    def __init__(self, tmp: Path, files: list[Path], seed: int = 0) -> None:
+        from transformers.models.bert.tokenization_bert import BasicTokenizer
+
+        basic = BasicTokenizer(do_lower_case=True)
+        words = set()
+        for path in files:
+            for line in path.read_text().splitlines():
+                row = json.loads(line)
+                words.update(basic.tokenize(row["sentence1"]) + basic.tokenize(row["sentence2"]))
+        vocab = tmp / "corpus_vocab.txt"
+        vocab.write_text("\n".join(SPECIAL + tuple(sorted(words))) + "\n")
+        super().__init__(tmp, masked_lm=True, seed=seed, vocab=vocab)

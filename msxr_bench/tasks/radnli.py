@@ -14,10 +14,13 @@ import torch
 from msxr_bench.data.nli import find_nli_file, load_nli
 from msxr_bench.data.types import NLI_LABELS
 from msxr_bench.results import CategoryRow, DatasetInfo, Metric, TaskResult
+from msxr_bench.tasks.aggregate import bootstrap_metric
 from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, file_record, sample_ids_sha256
+from msxr_bench.tasks.radnli_protocol import run_protocol
 from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
 from msxr_bench.training.nli_config import NLIFinetuneConfig
 
+DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 FILES = {"train": "mednli-train", "dev": "radnli-dev", "test": "radnli-test"}
 PROTOCOL = ("fine-tune on MedNLI train only; after each epoch score RadNLI dev and keep the best epoch "
             "(first best on ties; early stop after `patience` epochs without a better dev accuracy); "
@@ -25,25 +28,20 @@ PROTOCOL = ("fine-tune on MedNLI train only; after each epoch score RadNLI dev a
 
 
 def run_options(spec: TaskSpec, ctx: EvalContext) -> tuple[NLIFinetuneConfig, tuple[int, ...], Path | None]:
-    """Hyper-parameters (spec defaults, then --max-epochs), seeds (--seeds or the default five), save dir.
+    """Hyper-parameters (the spec's defaults, then the CLI's), seeds (--seeds or the spec's five), save dir.
 
-    Reads the optional EvalContext fields `seeds`, `max_epochs`, `save_dir` and `nli_hyperparameters`
-    (a mapping of NLIFinetuneConfig fields) when the CLI sets them."""
-    defaults = dict(spec.defaults)
-    seeds = tuple(getattr(ctx, "seeds", None) or defaults.pop("seeds", (0, 1, 2, 3, 4)))
-    defaults.pop("seeds", None)
-    hyper = {k: v for k, v in defaults.items() if not k.startswith("ci_")}
+    The CLI sets the optional EvalContext fields `seeds`, `max_epochs`, `save_dir` and `nli_hyperparameters`
+    (a mapping of NLIFinetuneConfig fields); without them the spec's defaults hold."""
+    hyper = {k: v for k, v in spec.defaults.items() if k != "seeds" and not k.startswith("ci_")}
     hyper.update(getattr(ctx, "nli_hyperparameters", None) or {})
     if getattr(ctx, "max_epochs", None) is not None:
         hyper["max_epochs"] = ctx.max_epochs
+    seeds = tuple(getattr(ctx, "seeds", None) or spec.defaults.get("seeds") or DEFAULT_SEEDS)
     save_dir = getattr(ctx, "save_dir", None)
     return NLIFinetuneConfig.from_mapping(hyper), seeds, None if save_dir is None else Path(save_dir)
 
 
 def run_radnli(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
-    from msxr_bench.tasks.aggregate import bootstrap_metric
-    from msxr_bench.tasks.radnli_protocol import run_protocol
-
     clock = RunClock()
     split = ctx.split or spec.dataset.default_split
     if split != "test":
@@ -68,8 +66,9 @@ def run_radnli(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     correct = torch.tensor([[p == g for p, g in zip(r.predictions, outcome.test_gold)] for r in outcome.runs],
                            dtype=torch.float64).mean(0)  # [pairs]: fraction of seeds that got each pair right
     metrics = {
-        "accuracy": bootstrap_metric(lambda idx: correct[idx].mean(-1), n, ctx,
-                                     note=f"mean over {len(seeds)} seeds of the test accuracy; CI resamples test pairs"),
+        "accuracy": bootstrap_metric(
+            lambda idx: correct[idx].mean(-1), n, ctx,
+            note=f"mean over {len(seeds)} seeds of the test accuracy; CI resamples test pairs"),
         "accuracy_sd": Metric(value=summary["accuracy"]["sd"], n=n, note=f"sample sd over {len(seeds)} seeds"),
         **{m: Metric(value=summary[m]["mean"], n=n, note=f"mean over {len(seeds)} seeds")
            for m in ("precision_macro", "recall_macro", "f1_macro")},
@@ -81,8 +80,9 @@ def run_radnli(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
         metrics[f"accuracy_seed{run.seed}"] = Metric(value=run.metrics["accuracy"], n=n,
                                                      note=f"best dev epoch {run.best_epoch}")
     per_category = [
-        CategoryRow(category=name, n=row["support"], metrics={
-            f"{m}{suffix}": row[m][key] for m in ("precision", "recall", "f1") for suffix, key in (("", "mean"), ("_sd", "sd"))})
+        CategoryRow(category=name, n=row["support"],
+                    metrics={f"{m}{suffix}": row[m][key] for m in ("precision", "recall", "f1")
+                             for suffix, key in (("", "mean"), ("_sd", "sd"))})
         for name, row in summary["per_class"].items()
     ]
     samples = [

@@ -18,9 +18,6 @@ from msxr_bench.data.types import NLI_LABELS, NLIPair
 from msxr_bench.training.nli_batches import label_index
 from msxr_bench.training.nli_finetune import NLIFinetuneConfig, finetune_nli, predict_nli, save_nli_model
 
-DEFAULT_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
-
-
 def confusion_matrix(gold: torch.Tensor, pred: torch.Tensor, n_classes: int = len(NLI_LABELS)) -> torch.Tensor:
     """[n, n] counts; rows are gold labels, columns predictions (scikit-learn's convention)."""
     gold, pred = gold.long().flatten(), pred.long().flatten()
@@ -88,7 +85,8 @@ class RadNLIOutcome:
         """Mean ± sd over seeds of accuracy, macro and per-class P/R/F1; the summed confusion matrix."""
         gold = torch.tensor(self.test_gold)
         per_class = {
-            name: {m: mean_sd([r.metrics["per_class"][name][m] for r in self.runs]) for m in ("precision", "recall", "f1")}
+            name: {m: mean_sd([r.metrics["per_class"][name][m] for r in self.runs])
+                   for m in ("precision", "recall", "f1")}
             | {"support": self.runs[0].metrics["per_class"][name]["support"]}
             for name in NLI_LABELS
         }
@@ -104,7 +102,7 @@ class RadNLIOutcome:
 
 
 def run_protocol(encoder: nn.Module, tokenizer, train: list[NLIPair], dev: list[NLIPair], test: list[NLIPair], *,
-                 config: NLIFinetuneConfig = NLIFinetuneConfig(), seeds: tuple[int, ...] = DEFAULT_SEEDS,
+                 config: NLIFinetuneConfig = NLIFinetuneConfig(), seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
                  device: str | torch.device = "cpu", save_dir: Path | None = None, progress: bool = True,
                  sources: tuple[str, str, str] = ("train", "dev", "test")) -> RadNLIOutcome:
     """Fine-tune once per seed (each from the adapter's own weights), select on `dev`, score on `test`."""

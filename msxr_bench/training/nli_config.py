@@ -42,7 +42,8 @@ class NLIFinetuneConfig:
         if self.pooling not in ("cls", "pooler"):
             raise ValueError(f"NLI fine-tuning: pooling must be 'cls' or 'pooler', got {self.pooling!r}")
         if self.mixed_precision not in ("auto", "bf16", "fp16", "off"):
-            raise ValueError(f"NLI fine-tuning: mixed_precision must be auto, bf16, fp16 or off, got {self.mixed_precision!r}")
+            raise ValueError("NLI fine-tuning: mixed_precision must be auto, bf16, fp16 or off, "
+                             f"got {self.mixed_precision!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,5 +54,6 @@ class NLIFinetuneConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ValueError(f"unknown NLI fine-tuning hyper-parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+            raise ValueError(f"unknown NLI fine-tuning hyper-parameter(s): {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(names))}")
         return cls(**values)

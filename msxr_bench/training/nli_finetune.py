@@ -2,7 +2,7 @@
 on a development set: the classifier, the training loop with early stopping, prediction and saving.
 
 The encoder is the adapter's (`text_encoder_for_finetuning()`); it is deep-copied, never modified.
-Metrics and the RadNLI protocol live in `msxr_bench.tasks.radnli`.
+Metrics and the RadNLI protocol live in `msxr_bench.tasks.radnli_protocol`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from msxr_bench.data.types import NLI_LABELS, NLIPair
-from msxr_bench.training.nli_config import NLIFinetuneConfig
 from msxr_bench.training.nli_batches import EncodedPairs, bucketed_batches, collate, encode_pairs, sorted_batches
+from msxr_bench.training.nli_config import NLIFinetuneConfig
 
 
 def base_encoder(encoder: nn.Module) -> nn.Module:
