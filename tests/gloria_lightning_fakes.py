@@ -188,11 +188,12 @@ def released_state_dict() -> dict[str, torch.Tensor]:
 
 @lru_cache(maxsize=1)
 def released_files() -> dict:
-    """Once per test session: a released-format checkpoint, its state, and a text_model directory
-    (stub vocabulary + the tiny BERT config). Read-only for the tests."""
+    """Once per test session: a released-format checkpoint, its state, its conversion, and a text_model
+    directory (stub vocabulary + the tiny BERT config). Read-only for the tests."""
     from transformers import BertConfig
 
     from gloria_helpers import write_stub_vocab
+    from msxr_bench.adapters.gloria_checkpoint import convert_gloria_checkpoint
 
     tmp = tempfile.TemporaryDirectory(prefix="gloria_released_")
     atexit.register(tmp.cleanup)
@@ -202,4 +203,11 @@ def released_files() -> dict:
     text_dir = root / "text"
     write_stub_vocab(text_dir)
     BertConfig(**TINY_BERT).to_json_file(str(text_dir / "config.json"))
-    return {"root": root, "ckpt": ckpt, "state": state, "text_dir": text_dir, "_tmp": tmp}
+    converted = convert_gloria_checkpoint(ckpt, root / "gloria_resnet50.safetensors")
+    return {"root": root, "ckpt": ckpt, "state": state, "text_dir": text_dir, "converted": converted, "_tmp": tmp}
+
+
+def small_state(state: dict[str, torch.Tensor], n: int = 12) -> dict[str, torch.Tensor]:
+    """A few released keys plus `position_ids`: enough for the shape-agnostic converter, quick to write."""
+    keys = [k for k in state if not k.endswith("position_ids")][:: max(1, len(state) // n)]
+    return {**{k: state[k] for k in keys}, "text_encoder.model.embeddings.position_ids": torch.arange(128)[None]}

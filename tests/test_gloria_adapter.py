@@ -11,7 +11,7 @@ from transformers import BertConfig, BertTokenizerFast
 from gloria_helpers import write_stub_vocab
 from gloria_lightning_fakes import released_files
 from msxr_bench.adapters.gloria import build_gloria
-from msxr_bench.adapters.gloria_checkpoint import NotConvertedError, convert_gloria_checkpoint
+from msxr_bench.adapters.gloria_checkpoint import NotConvertedError
 from msxr_bench.adapters.gloria_checkpoint_dir import save_gloria_checkpoint
 from msxr_bench.adapters.registry import build_adapter
 from msxr_bench.adapters.weights import WeightsUnavailableError
@@ -45,10 +45,10 @@ def tiny_checkpoint(tmp_path_factory, stub_vocab_dir):
     return model, directory
 
 
-def test_released_format_loads_after_conversion(tmp_path):
+def test_released_format_loads_after_conversion():
     files = released_files()
     state = files["state"]
-    weights = convert_gloria_checkpoint(files["ckpt"], tmp_path / "g.safetensors").output
+    weights = files["converted"].output
     text_dir = files["text_dir"]
     adapter = build_adapter("gloria", weights=str(weights), text_model=str(text_dir))
     loaded = adapter.model.state_dict()

@@ -19,6 +19,7 @@ from gloria_lightning_fakes import (
     released_files,
     released_state_dict,
     save_lightning_checkpoint,
+    small_state,
 )
 from msxr_bench.adapters.gloria_checkpoint import NotConvertedError, convert_gloria_checkpoint, read_converted_gloria
 from msxr_bench.adapters.gloria_unpickle import UnsafeCheckpointError, load_lightning_checkpoint, to_plain
@@ -60,12 +61,15 @@ def test_reads_lightning_checkpoint_without_lightning_or_omegaconf(released):
 
 @pytest.mark.parametrize("zip_format", [True, False])
 def test_convert_strips_prefix_drops_position_ids_and_records_provenance(released, tmp_path, zip_format):
-    ckpt = released["ckpt"] if zip_format else save_lightning_checkpoint(
-        tmp_path / "legacy.ckpt", lightning_checkpoint(released["state"]), zip_format=False)
-    report = convert_gloria_checkpoint(ckpt, tmp_path / "gloria.safetensors")
+    if zip_format:  # the full released structure, converted once per session
+        ckpt, state, report = released["ckpt"], released["state"], released["converted"]
+    else:  # the legacy (pre-1.6) pickle format, on a few of the released keys
+        state = small_state(released["state"])
+        ckpt = save_lightning_checkpoint(tmp_path / "legacy.ckpt", lightning_checkpoint(state), zip_format=False)
+        report = convert_gloria_checkpoint(ckpt, tmp_path / "gloria.safetensors")
     assert report.dropped == ("text_encoder.model.embeddings.position_ids",)
     converted = read_converted_gloria(report.output)
-    expected = {k: v for k, v in released["state"].items() if not k.endswith("position_ids")}
+    expected = {k: v for k, v in state.items() if not k.endswith("position_ids")}
     assert set(converted.state_dict) == set(expected)
     assert all(torch.equal(converted.state_dict[k], v) for k, v in expected.items())
     assert converted.config == UPSTREAM_CONFIG
@@ -77,11 +81,12 @@ def test_convert_strips_prefix_drops_position_ids_and_records_provenance(release
 
 
 def test_cli_converts_and_refuses_to_overwrite(released, tmp_path):
+    ckpt = save_lightning_checkpoint(tmp_path / "small.ckpt", lightning_checkpoint(small_state(released["state"])))
     out = tmp_path / "g.safetensors"
-    result = CliRunner().invoke(convert_gloria_cmd, [str(released["ckpt"]), str(out)])
+    result = CliRunner().invoke(convert_gloria_cmd, [str(ckpt), str(out)])
     assert result.exit_code == 0, result.output
     assert "dropped text_encoder.model.embeddings.position_ids" in result.output
-    again = CliRunner().invoke(convert_gloria_cmd, [str(released["ckpt"]), str(out)])
+    again = CliRunner().invoke(convert_gloria_cmd, [str(ckpt), str(out)])
     assert again.exit_code != 0 and "--force" in again.output
 
 
