@@ -19,6 +19,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from msxr_bench.data.types import Box  # noqa: E402
 
 HEATMAP_CMAP = "RdBu_r"  # diverging: blue = negative similarity, white = 0, red = positive
+DISPLAY_PIXELS = 1024  # pictures are drawn from a strided view of at most this many pixels a side
 
 
 def save_heatmap_overlay(image: np.ndarray, heatmap: np.ndarray, boxes: Sequence[Box], title: str, path: Path,
@@ -29,10 +30,12 @@ def save_heatmap_overlay(image: np.ndarray, heatmap: np.ndarray, boxes: Sequence
     if image.shape[:2] != heatmap.shape:
         raise ValueError(f"image {image.shape[:2]} and heatmap {heatmap.shape} differ in size")
     h, w = heatmap.shape
+    step = max(1, -(-max(h, w) // DISPLAY_PIXELS))  # a 6-inch figure cannot show more; keeps big CXRs fast
+    extent = (0, w, h, 0)  # axes stay in original pixel coordinates (boxes need no rescaling)
     fig, ax = plt.subplots(figsize=(6.0, 6.0 * h / w + 0.8), dpi=100)
-    ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="bilinear")
-    shown = ax.imshow(np.ma.masked_invalid(heatmap), cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax, alpha=alpha,
-                      interpolation="nearest")
+    ax.imshow(image[::step, ::step], cmap="gray", vmin=0, vmax=255, interpolation="bilinear", extent=extent)
+    shown = ax.imshow(np.ma.masked_invalid(heatmap[::step, ::step]), cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax,
+                      alpha=alpha, interpolation="nearest", extent=extent)
     for box in boxes:
         ax.add_patch(Rectangle((box.x, box.y), box.w, box.h, fill=False, edgecolor="lime", linewidth=1.8,
                                linestyle="--"))

@@ -1,5 +1,6 @@
 """`ms-cxr` end to end through the library API: a hand-made 4-sample case scored exactly as a numpy
-full-resolution computation, the box oracle and a random CNN on the toy world, and bad input."""
+full-resolution computation, the box oracle on the toy world, and bad input. (The random CNN's chance levels
+and run-to-run determinism are tested on the CLI's output, tests/test_evaluate_cli.py.)"""
 
 from __future__ import annotations
 
@@ -172,43 +173,12 @@ def toy_samples(toyworld_root: Path):
 
 def test_box_oracle_on_toyworld_grounds_and_reads_the_phrase(toyworld_root: Path, toy_samples) -> None:
     oracle = coverage_oracle(toy_samples, Geometry("resize_crop", resize=128, crop=128, grid=(16, 16)))
-    ctx = EvalContext(adapter=oracle, adapter_name="oracle", runtime=CPU, data_root=toyworld_root, n_bootstrap=100,
+    ctx = EvalContext(adapter=oracle, adapter_name="oracle", runtime=CPU, data_root=toyworld_root, n_bootstrap=50,
                       progress=False)
     m = evaluate_task(TASKS["ms-cxr"], ctx)[0].metrics
     assert m["cnr_macro"].value > 2.0 and m["miou_macro"].value > 0.6 and m["mdice_macro"].value > 0.75
     assert m["phrase_gap_macro"].value > 2.0 and m["phrase_gap_macro"].ci.low > 1.0
     assert m["cnr_macro"].ci.low <= m["cnr_macro"].value <= m["cnr_macro"].ci.high
-
-
-@pytest.fixture(scope="module")
-def random_runs(toyworld_root: Path):
-    def run(num_workers: int):
-        ctx = EvalContext(adapter=RandomCNNAdapter(seed=0), adapter_name="random", runtime=CPU,
-                          data_root=toyworld_root, n_bootstrap=200, num_workers=num_workers, batch_size=7,
-                          progress=False)
-        return evaluate_task(TASKS["ms-cxr"], ctx)[0]
-    return run(0), run(2)
-
-
-def _mean_and_se(rows: list[dict], key: str) -> tuple[float, float]:
-    v = np.array([r[key] for r in rows if r[key] is not None], dtype=float)
-    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v)))
-
-
-def test_random_weights_score_at_chance_on_signed_values(random_runs) -> None:
-    result = random_runs[0]
-    assert result.dataset.n_scored >= 40
-    for key in ("signed_cnr", "phrase_gap"):
-        mean, se = _mean_and_se(result.samples, key)
-        # chance = 0; 3 standard errors of the mean over these samples (two-sided p ~ 0.003 of a false alarm)
-        assert abs(mean) < 3 * se, (key, mean, se)
-    assert 0.1 < result.metrics["cnr_macro"].value < 1.0  # |CNR| of smooth random maps is not 0 (DESIGN)
-
-
-def test_runs_are_deterministic_whatever_the_workers(random_runs) -> None:
-    a, b = random_runs
-    assert a.samples == b.samples
-    assert a.metrics == b.metrics
 
 
 def test_missing_and_corrupt_images_are_counted_and_listed(tmp_path: Path) -> None:

@@ -1,0 +1,54 @@
+"""`radnli-zs`: cosines and their summaries equal a direct computation from the adapter's text embeddings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from adapters_for_tests import RandomCNNAdapter
+from msxr_bench.data.nli import find_nli_file, load_nli
+from msxr_bench.engine import PhraseTooLongError, resolve_runtime
+from msxr_bench.tasks import TASKS, EvalContext, evaluate_task
+
+
+def test_similarities_match_a_direct_computation(toyworld_root: Path) -> None:
+    adapter = RandomCNNAdapter(seed=5)
+    ctx = EvalContext(adapter=adapter, adapter_name="random", runtime=resolve_runtime("cpu"), data_root=toyworld_root,
+                      n_bootstrap=200, progress=False)
+    result = evaluate_task(TASKS["radnli-zs"], ctx)[0]
+    pairs = load_nli(find_nli_file(toyworld_root, "radnli-test"))
+    with torch.no_grad():
+        cos = {p.pair_id: float(adapter.encode_texts([p.premise])[0] @ adapter.encode_texts([p.hypothesis])[0])
+               for p in pairs}
+    rows = {r["sample_id"]: r for r in result.samples}
+    assert len(rows) == len(pairs) and result.dataset.split == "test"
+    for p in pairs:
+        assert rows[p.pair_id]["cosine"] == pytest.approx(cos[p.pair_id], abs=1e-6)
+        assert rows[p.pair_id]["label"] == p.label
+    by_label = {lab: np.mean([cos[p.pair_id] for p in pairs if p.label == lab]) for lab in ("entailment", "contradiction")}
+    m = result.metrics
+    assert m["synonym_similarity"].value == pytest.approx(by_label["entailment"], abs=1e-6)
+    assert m["contradiction_gap"].value == pytest.approx(by_label["entailment"] - by_label["contradiction"], abs=1e-6)
+    assert m["contradiction_gap"].ci.low <= m["contradiction_gap"].value <= m["contradiction_gap"].ci.high
+    assert result.main_score.name == "contradiction_gap"
+
+
+def test_dev_split_limit_and_long_sentences(toyworld_root: Path) -> None:
+    ctx = EvalContext(adapter=RandomCNNAdapter(max_text_tokens=4), adapter_name="random",
+                      runtime=resolve_runtime("cpu"), data_root=toyworld_root, split="dev", limit=10, n_bootstrap=0,
+                      progress=False)
+    with pytest.raises(PhraseTooLongError, match="limit of 4"):
+        evaluate_task(TASKS["radnli-zs"], ctx)
+    ctx.truncate_long_phrases = True
+    result = evaluate_task(TASKS["radnli-zs"], ctx)[0]
+    n_dev = len(load_nli(find_nli_file(toyworld_root, "radnli-dev")))
+    assert (result.dataset.split, result.dataset.n_samples, result.dataset.n_samples_available) == ("dev", 10, n_dev)
+    assert result.scoring["truncated_texts"] and result.metrics["contradiction_gap"].ci is None
+    json.loads(result.model_dump_json())  # strict JSON
+    ctx.split = "train"
+    with pytest.raises(ValueError, match="unknown split 'train'"):
+        evaluate_task(TASKS["radnli-zs"], ctx)
