@@ -109,3 +109,16 @@ def test_local_loss_is_differentiable_in_float32():
 def test_zero_words_is_a_clear_error():
     with pytest.raises(ValueError, match="at least one word"):
         local_scores(t("local_img_features"), t("local_words_emb"), [3, 0, 2, 2])
+
+
+def test_alignment_math_ignores_autocast_and_promotes_half_inputs():
+    img, words = t("local_img_features").float(), t("local_words_emb").float()
+    lens = t("local_cap_lens").tolist()
+    reference = local_scores(img, words, lens)[0]
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        autocast = local_scores(img, words, lens)[0]
+        g = global_scores(t("global_cnn_code").float(), t("global_rnn_code").float())
+    assert autocast.dtype == torch.float32 and torch.allclose(autocast, reference, rtol=1e-6)
+    assert g.dtype == torch.float32
+    halved = local_scores(img.half() * 100, words.half() * 100, lens)[0]  # 768-d squared norms overflow fp16
+    assert halved.dtype == torch.float32 and torch.isfinite(halved).all()

@@ -1,18 +1,32 @@
 """GLoRIA's local/global alignment math (marshuang80/gloria @ 416466a, `gloria/loss/gloria_loss.py`):
 word->region attention with two softmaxes, local and global scores and losses, for training and scoring.
 
-Plain batched torch functions on any device and dtype; the zero-shot scoring built on them is in
+Plain batched torch functions on any device; the alignment math runs outside autocast in float32 (float64
+inputs stay float64). The zero-shot scoring built on them is in
 `gloria_zero_shot.py`. Layouts follow upstream: words [N, D, T], regions [B, D, H, W], scores [images, texts].
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
 
 Aggregation = Literal["sum", "mean"]
+
+
+def full_precision(fn):
+    """Run `fn` outside autocast with half-precision tensor arguments promoted to float32 (float64 stays):
+    raw 768-d dot products and squared norms overflow float16."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        args = [a.float() if torch.is_tensor(a) and a.dtype in (torch.float16, torch.bfloat16) else a for a in args]
+        device = next((a.device.type for a in args if torch.is_tensor(a)), "cpu")
+        with torch.autocast(device_type=device, enabled=False):
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def cosine_similarity(x1: torch.Tensor, x2: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -23,6 +37,7 @@ def cosine_similarity(x1: torch.Tensor, x2: torch.Tensor, dim: int = 1, eps: flo
     return (w12 / (w1 * w2).clamp(min=eps)).squeeze()
 
 
+@full_precision
 def attention_fn(
     query: torch.Tensor, context: torch.Tensor, temp1: float, word_mask: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,6 +91,7 @@ def _pairwise_alignment(
     return sim.reshape(attn.shape[:3]), attn
 
 
+@full_precision
 def word_region_alignment(
     img_features: torch.Tensor,
     words_emb: torch.Tensor,
@@ -156,6 +172,7 @@ def local_loss(
     return loss0, loss1, maps
 
 
+@full_precision
 def global_scores(cnn_code: torch.Tensor, rnn_code: torch.Tensor, temp3: float = 10.0, eps: float = 1e-8) -> torch.Tensor:
     """[B, N] = temp3 * cos(image b, text i) with upstream's clamp of the norm product at eps."""
     dots = cnn_code @ rnn_code.t()
