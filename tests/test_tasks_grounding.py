@@ -233,3 +233,20 @@ def test_adapter_without_patches_skips_grounding(toyworld_root: Path) -> None:
     ctx = EvalContext(adapter=build_global_only(), adapter_name="g", runtime=CPU, data_root=toyworld_root)
     with pytest.raises(TaskSkipped, match="no patch embeddings"):
         evaluate_task(TASKS["ms-cxr"], ctx)
+
+
+def test_sharded_ranks_merged_by_gather_equal_one_process(tmp_path: Path) -> None:
+    write_hand_case(tmp_path)
+    oracle = hand_oracle(tmp_path)
+
+    def ctx(**kw) -> EvalContext:
+        return EvalContext(adapter=oracle, adapter_name="o", runtime=CPU, data_root=tmp_path, n_bootstrap=20,
+                           progress=False, **kw)
+
+    single = evaluate_task(TASKS["ms-cxr"], ctx())[0]
+    captured: list = []
+    evaluate_task(TASKS["ms-cxr"], ctx(rank=1, world_size=2, gather=lambda obj: captured.append(obj) or [obj]))
+    assert len(captured) == 1 and len(captured[0][0]) < 8  # rank 1 scored only its share of the images
+    merged = evaluate_task(TASKS["ms-cxr"], ctx(rank=0, world_size=2, gather=lambda obj: [obj, captured[0]]))[0]
+    fields = {"samples", "metrics", "per_category"}
+    assert merged.model_dump_json(include=fields) == single.model_dump_json(include=fields)

@@ -63,6 +63,18 @@ def apply_limit(samples: list[T], limit: int | None, what: str) -> list[T]:
     return samples[:limit] if limit is not None else samples
 
 
+def gather_scores(ctx: EvalContext, scores: dict, failures: list[ImageFailure]) -> tuple[dict, list[ImageFailure]]:
+    """Per-image results of every rank (`ctx.gather`), merged; unchanged in a single process."""
+    if ctx.gather is None:
+        return scores, failures
+    merged: dict = {}
+    all_failures: list[ImageFailure] = []
+    for part_scores, part_failures in ctx.gather((scores, failures)):
+        merged.update(part_scores)
+        all_failures.extend(part_failures)
+    return merged, all_failures
+
+
 def image_failure_report(failures: Sequence[ImageFailure], sample_ids_by_image: dict[str, list[str]]) -> SkipReport:
     """One skip per sample whose image is missing or unreadable, every one listed (sample id and path)."""
     report = SkipReport(source="images", max_examples=ALL_EXAMPLES)

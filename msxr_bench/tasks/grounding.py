@@ -27,6 +27,7 @@ from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
 
 COLUMNS = ("cnr", "signed_cnr", "miou", "mdice", "phrase_gap", "signed_cnr_wrong")
 CI_COLUMNS = ("cnr", "signed_cnr", "miou", "mdice", "phrase_gap")
+SMALL_CATEGORY = 5
 
 
 def grid_scoring_for(adapter, spec: TaskSpec) -> GridScoring:
@@ -139,5 +140,8 @@ def run_ms_cxr(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     for s in samples:
         sample_ids_by_image.setdefault(s.dicom_id, []).append(s.sample_id)
     skipped = [load_skips, image_failure_report(failures, sample_ids_by_image)]
+    small = [r.category for r in per_category if r.n < SMALL_CATEGORY]
+    notes = [f"categories with fewer than {SMALL_CATEGORY} samples ({', '.join(small)}): their means are noisy and "
+             "the stratified CIs of macro metrics understate the uncertainty"] if small else []
     return build_result(spec, ctx, clock, dataset=dataset, scoring=record, metrics=metrics, samples=rows,
-                        per_category=per_category, skipped=skipped)
+                        per_category=per_category, skipped=skipped, notes=notes)

@@ -16,6 +16,7 @@ from msxr_bench.data.geometry import AxisMap, axis_map
 from msxr_bench.data.types import Box
 from msxr_bench.engine.images import ImageFailure, ImageItem, ModelImageEmbeddings, shard
 from msxr_bench.metrics import grounding_scores
+from msxr_bench.tasks.assemble import gather_scores
 from msxr_bench.tasks.maps import GridScoring, GridStream
 from msxr_bench.tasks.spec import EvalContext
 
@@ -57,8 +58,8 @@ def score_map_requests(
 ) -> tuple[dict[tuple[str, str], MapScore], list[ImageFailure]]:
     """{(sample_id, role): MapScore} for every request whose image decoded, and the image failures.
 
-    Each unique image is decoded and encoded once (this process's shard of them); `on_map` sees every
-    processed grid right after it is scored (heatmap pictures).
+    Each unique image is decoded and encoded once (this process's shard of them; `ctx.gather` merges the
+    shards' scores); `on_map` sees every processed grid right after it is scored (heatmap pictures).
     """
     by_image: dict[str, list[MapRequest]] = {}
     items: dict[str, ImageItem] = {}
@@ -94,4 +95,4 @@ def score_map_requests(
         if len(pending) >= FLUSH_EVERY:
             flush()
     flush()
-    return scores, stream.failures
+    return gather_scores(ctx, scores, stream.failures)

@@ -13,7 +13,9 @@ from msxr_bench.engine import ImageItem, ModelImageEmbeddings, TextEmbeddingMemo
 from msxr_bench.metrics.classification import auroc, binary_metrics_at, f1_max_threshold
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric
-from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, image_failure_report, sample_ids_sha256
+from msxr_bench.tasks.assemble import (
+    RunClock, apply_limit, build_result, gather_scores, image_failure_report, sample_ids_sha256,
+)
 from msxr_bench.tasks.rsna_data import select_rsna
 from msxr_bench.tasks.spec import EvalContext, TaskSpec
 
@@ -49,6 +51,7 @@ def run_rsna_cls(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
             sims = (batch.embeddings.global_ @ direction.T).double().cpu()  # [B, 2]
             for item, (cp, cn) in zip(batch.items, sims.tolist()):
                 cos[item.key] = (cp, cn)
+    cos, failures = gather_scores(ctx, cos, failures)
     rows = [{"sample_id": s.patient_id, "label": s.label, "score": cos[s.patient_id][0] - cos[s.patient_id][1],
              "cos_positive": cos[s.patient_id][0], "cos_negative": cos[s.patient_id][1]}
             for s in samples if s.patient_id in cos]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
@@ -81,5 +81,7 @@ class EvalContext:
     argv: list[str] | None = None
     rank: int = 0  # multi-process runs: this process evaluates shard(images, rank, world_size)
     world_size: int = 1
+    # multi-process runs: obj -> [obj of every rank] (e.g. torch.distributed.all_gather_object); None = 1 process
+    gather: "Callable[[Any], list[Any]] | None" = None
     image_provider: "ImageEmbeddingProvider | None" = None  # None = ModelImageEmbeddings (no cache)
     progress: bool = True
