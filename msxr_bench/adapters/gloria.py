@@ -9,9 +9,11 @@ Options (`--model-arg key=value`):
   zero_shot=fixed|released  class scoring (models/gloria_zero_shot.py); default fixed
 
 Texts are cleaned as upstream's `process_text` but keep one-word sentences (a phrase "Pneumothorax" would
-otherwise vanish), except zero-shot prompts in `released` mode. Embeddings are L2-normalised for the contract; the raw (upstream) local and global image embeddings travel
-in `ImageEmbeddings.extras["local"|"global"]` for the attention maps and zero-shot scores. Scores are not
-on BioViL's scale: `map_rescale="minmax"` (paper A.3).
+otherwise vanish), except zero-shot prompts in `released` mode. Embeddings are L2-normalised for the
+contract; the raw (upstream) local and global image embeddings travel in
+`ImageEmbeddings.extras["local"|"global"]` for the attention maps and zero-shot scores. Scores are not on
+BioViL's scale: `map_rescale="minmax"` (paper A.3). Zero-shot classification with GLoRIA's own scores:
+`prompt_similarities` per image batch, then `class_scores_from_similarities` on the whole set.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ class GloriaAdapter(EncoderAdapter):
         if images.ndim != 4 or tuple(images.shape[1:]) != (3, crop, crop):
             raise ValueError(f"gloria expects images [B, 3, {crop}, {crop}] in [0, 1], got {tuple(images.shape)}")
         local, global_ = self.model.image_encoder_forward(normalize_intensity(images))
-        return ImageEmbeddings(global_=F.normalize(global_, dim=-1), patches=F.normalize(local, dim=1).permute(0, 2, 3, 1),
+        patches = F.normalize(local, dim=1).permute(0, 2, 3, 1)
+        return ImageEmbeddings(global_=F.normalize(global_, dim=-1), patches=patches,
                                extras={"local": local, "global": global_})
 
     # ---- texts ----------------------------------------------------------------------------------
@@ -163,7 +166,8 @@ class GloriaAdapter(EncoderAdapter):
             for words in self._words_of(text):
                 if words.shape[1] == 0:
                     raise ValueError("map=attention: a text has no words after GLoRIA's text cleaning")
-                _, attn, _ = word_region_alignment(local, words.to(local)[None], [words.shape[1]], self.model.config.temp1)
+                _, attn, _ = word_region_alignment(local, words.to(local)[None], [words.shape[1]],
+                                                   self.model.config.temp1)
                 maps.append(attn[:, 0].mean(dim=1))  # [B, h, w], mean over the words
             grids.append(torch.stack(maps).mean(dim=0))
         return torch.stack(grids, dim=1)
@@ -193,7 +197,8 @@ class GloriaAdapter(EncoderAdapter):
             mask[c, start:start + sizes[c]] = True
         return class_scores(similarities, mask, self.zero_shot_mode)
 
-    def zero_shot_class_scores(self, images: ImageEmbeddings, class_prompts: Mapping[str, Sequence[str]]) -> torch.Tensor:
+    def zero_shot_class_scores(self, images: ImageEmbeddings,
+                               class_prompts: Mapping[str, Sequence[str]]) -> torch.Tensor:
         """[B, C] class scores (columns in `class_prompts` order) of the B images passed."""
         prompts = [p for name in class_prompts for p in class_prompts[name]]
         return self.class_scores_from_similarities(self.prompt_similarities(images, prompts), class_prompts)

@@ -2,9 +2,10 @@
 OmegaConf or arbitrary code: a restricted unpickler for `torch.load`.
 
 Allowed: torch's tensor/storage rebuild functions, OrderedDict, plain builtin containers and scalars, numpy
-scalars/arrays, latin-1 `_codecs.encode` (how protocol 2 stores bytes). Classes of `omegaconf`, `pytorch_lightning` and `typing` become inert stand-ins that only
-record what the pickle gives them (constructor args, state, items); nothing of those packages is
-imported. Any other global (os.system, builtins.eval, subprocess.Popen, ...) is refused before it is called.
+scalars/arrays, latin-1 `_codecs.encode` (how protocol 2 stores bytes). Classes of `omegaconf`,
+`pytorch_lightning` and `typing` become inert stand-ins that only record what the pickle gives them
+(constructor args, state, items); nothing of those packages is imported. Any other global (os.system,
+builtins.eval, subprocess.Popen, ...) is refused before it is called.
 """
 
 from __future__ import annotations

@@ -173,7 +173,8 @@ def local_loss(
 
 
 @full_precision
-def global_scores(cnn_code: torch.Tensor, rnn_code: torch.Tensor, temp3: float = 10.0, eps: float = 1e-8) -> torch.Tensor:
+def global_scores(cnn_code: torch.Tensor, rnn_code: torch.Tensor, temp3: float = 10.0,
+                  eps: float = 1e-8) -> torch.Tensor:
     """[B, N] = temp3 * cos(image b, text i) with upstream's clamp of the norm product at eps."""
     dots = cnn_code @ rnn_code.t()
     norms = torch.linalg.vector_norm(cnn_code, dim=1)[:, None] * torch.linalg.vector_norm(rnn_code, dim=1)[None, :]

@@ -6,8 +6,8 @@ zero slots it pulls in enter the softmax over words and floor the score at 0), p
 its prompts, then each class column z-scored over the images passed in (transductive: a score depends on
 the other images). `fixed`: word length = the merged word count, per class the **mean** over its prompts,
 no normalisation across images, and prompts keep their one-word sentences (upstream's cleaning drops
-them, so the prompt "pneumonia" becomes "[CLS] [SEP]"; the adapter keeps them for every other text too). Both use 5 * max over words of R
-(gamma1 = 4, gamma2 = 5, as upstream) and combined = (local + global) / 2.
+them, so the prompt "pneumonia" becomes "[CLS] [SEP]"; the adapter keeps them for every other text too).
+Both use 5 * max over words of R (gamma1 = 4, gamma2 = 5, as upstream) and combined = (local + global) / 2.
 
 The upstream reference's `zs_*_wordcount` arrays are upstream's computation with only the word length
 corrected (max over prompts and z-scoring kept): `fixed` shares their local, global and combined
