@@ -78,7 +78,8 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
     Prints a per-category table per task and writes one validated results JSON per task (with per-sample
     rows, every scoring choice and the run's provenance).
     """
-    from msxr_bench.adapters.registry import build_adapter, parse_model_args
+    from msxr_bench.adapters.registry import AdapterLoadError, UnknownAdapterError, build_adapter, parse_model_args
+    from msxr_bench.adapters.weights import WeightsUnavailableError
     from msxr_bench.engine import RuntimeConfigError, resolve_runtime
     from msxr_bench.tasks import EvalContext, TaskSkipped, evaluate_task, format_result
 
@@ -88,7 +89,10 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
         split_of = split_per_task(splits, task_names)
     except (ValueError, RuntimeConfigError) as exc:
         raise click.UsageError(str(exc)) from exc
-    adapter = build_adapter(model_name, **options)
+    try:
+        adapter = build_adapter(model_name, **options)
+    except (UnknownAdapterError, AdapterLoadError, WeightsUnavailableError, ValueError, OSError) as exc:
+        raise click.ClickException(f"cannot build model {model_name!r}: {exc}") from exc
     out_dir = output / model_name
     ctx = EvalContext(
         adapter=adapter, adapter_name=model_name, adapter_options=options, runtime=runtime, data_root=data_root,

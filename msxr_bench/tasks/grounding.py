@@ -21,7 +21,7 @@ from msxr_bench.tasks.assemble import (
 )
 from msxr_bench.tasks.heatmaps import HeatmapWriter
 from msxr_bench.tasks.map_scoring import MapRequest, score_map_requests
-from msxr_bench.tasks.maps import GridScoring
+from msxr_bench.tasks.maps import GridScoring, adapter_placement
 from msxr_bench.tasks.sensitivity import DRAW_RULE, draw_wrong_phrases
 from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
 
@@ -33,7 +33,7 @@ SMALL_CATEGORY = 5
 def grid_scoring_for(adapter, spec: TaskSpec) -> GridScoring:
     """Smoothing from the adapter's geometry, rescaling from its meta, placement from its option."""
     rescale = (-1.0, 1.0) if adapter.meta.map_rescale == "minmax" else None
-    placement = getattr(adapter, "placement", None) or spec.defaults["placement"]
+    placement = adapter_placement(adapter, spec.defaults["placement"])
     return GridScoring(adapter.geometry.smoothing_sigma, rescale, placement)
 
 

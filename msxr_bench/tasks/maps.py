@@ -47,6 +47,12 @@ class GridStream:
                 yield item, size, {t: grids[b, column[t]] for t in requests[item.key]}
 
 
+def adapter_placement(adapter: EncoderAdapter, default: str) -> str:
+    """Where the adapter's grids land in the original image: its `map_placement` (or `placement`) option,
+    e.g. BioViL's `--model-arg geometry=exact`; else the task default ("official")."""
+    return getattr(adapter, "map_placement", None) or getattr(adapter, "placement", None) or default
+
+
 def covered_cells(amap: AxisMap, device: torch.device) -> torch.Tensor:
     """Bool [h, w]: cells that paint at least one pixel of the original image (nearest upsampling)."""
     row_counts, col_counts = amap.cell_counts()

@@ -18,7 +18,7 @@ from msxr_bench.tasks.aggregate import bootstrap_metric
 from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, image_failure_report, sample_ids_sha256
 from msxr_bench.tasks.heatmaps import HeatmapWriter
 from msxr_bench.tasks.map_scoring import MapRequest, score_map_requests
-from msxr_bench.tasks.maps import GridScoring
+from msxr_bench.tasks.maps import GridScoring, adapter_placement
 from msxr_bench.tasks.rsna_cls import prompts
 from msxr_bench.tasks.rsna_data import BOX_FRAME, select_rsna
 from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
@@ -38,7 +38,7 @@ def run_rsna_seg(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     pos_prompts, _ = prompts(ctx, spec)
     table = TextEmbeddingMemo(adapter, ctx.runtime, policy).embed_prompt_list(pos_prompts)[None]  # [1, D]
     low, high = spec.defaults["rescale"]
-    placement = getattr(adapter, "placement", None) or spec.defaults["placement"]
+    placement = adapter_placement(adapter, spec.defaults["placement"])
     scoring = GridScoring(adapter.geometry.smoothing_sigma, (float(low), float(high)), placement)
     threshold = float(spec.defaults["threshold"])
     requests = [MapRequest(s.patient_id, ImageItem(s.patient_id, s.image_path), 0, s.boxes, box_frame=BOX_FRAME)
