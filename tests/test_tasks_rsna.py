@@ -41,10 +41,10 @@ def test_cls_scores_auroc_and_rates_match_an_independent_computation(toyworld_ro
     with torch.no_grad():
         pos, neg = adapter.embed_prompt_list([PROMPT]), adapter.embed_prompt_list(["No evidence of pneumonia"])
         rows = {r["sample_id"]: r for r in result.samples}
-        for s in samples:
+        for s in samples[::4]:  # a quarter of the images, decoded and encoded here independently
             g = adapter.encode_images(preprocess(load_image(s.image_path), adapter.geometry)[None]).global_[0]
             assert rows[s.patient_id]["score"] == pytest.approx(float(g @ pos - g @ neg), abs=1e-6)
-            assert rows[s.patient_id]["label"] == s.label
+    assert {r["sample_id"]: r["label"] for r in result.samples} == {s.patient_id: s.label for s in samples}
     scores = np.array([r["score"] for r in result.samples])
     labels = np.array([r["label"] for r in result.samples])
     assert result.metrics["auroc"].value == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)

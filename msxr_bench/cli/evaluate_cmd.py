@@ -16,7 +16,7 @@ from msxr_bench.tasks import TASKS
 EPILOG = """\b
 Examples:
   msxr-bench evaluate --model biovil --task ms-cxr --data-root ~/data
-  msxr-bench evaluate --model gloria --model-arg checkpoint=chexpert_resnet50.ckpt \\
+  msxr-bench evaluate --model gloria --model-arg weights=gloria_resnet50.safetensors \\
       --task rsna-cls --task rsna-seg --data-root ~/data --split test --device cuda --precision bf16
   msxr-bench evaluate --model biovil --task ms-cxr --ms-cxr-version 1.1.0 --split test --save-heatmaps 20
 
@@ -32,7 +32,7 @@ patch embeddings on ms-cxr) and at least one ran; 1 when a task failed or nothin
 @click.option("--model", "model_name", required=True, metavar="NAME",
               help="Adapter name (built-in or plugin; `msxr-bench list` shows them).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
-              help="Adapter option, repeatable (e.g. image_weights=PATH, placement=exact).")
+              help="Adapter option, repeatable (e.g. biovil: image_weights=PATH, geometry=exact).")
 @click.option("--task", "task_names", required=True, multiple=True, type=click.Choice(sorted(TASKS)),
               help="Task to run, repeatable.")
 @click.option("--data-root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
