@@ -157,7 +157,8 @@ class TaskResult(_Strict):
         if self.main_score.name not in self.metrics:
             raise ValueError(f"main score {self.main_score.name!r} is not among the metrics")
         a, b = self.main_score.value, self.metrics[self.main_score.name].value
-        if not (a == b or (a is None and b is None) or (a is not None and b is not None and math.isnan(a) and math.isnan(b))):
+        both_nan = a is not None and b is not None and math.isnan(a) and math.isnan(b)
+        if not (a == b or (a is None and b is None) or both_nan):
             raise ValueError(f"main score value {a} differs from metrics[{self.main_score.name!r}] = {b}")
         seen: set[str] = set()
         for i, row in enumerate(self.samples):

@@ -75,7 +75,8 @@ class RandomCNNAdapter(EncoderAdapter):
     """Untrained: three random stride-2 convolutions (grid = crop / 8) and seeded random text vectors."""
 
     def __init__(self, seed: int = 0, dim: int = 32, crop: int = 64, kind: str = "resize_crop",
-                 smoothing_sigma: float | None = 1.0, max_text_tokens: int | None = None, name: str = "test-random-cnn"):
+                 smoothing_sigma: float | None = 1.0, max_text_tokens: int | None = None,
+                 name: str = "test-random-cnn"):
         super().__init__()
         self.meta = AdapterMeta(name=name, version="1", description="random small CNN (tests)",
                                 weights_source="random", embedding_dim=dim)

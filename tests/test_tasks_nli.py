@@ -29,7 +29,8 @@ def test_similarities_match_a_direct_computation(toyworld_root: Path) -> None:
     for p in pairs:
         assert rows[p.pair_id]["cosine"] == pytest.approx(cos[p.pair_id], abs=1e-6)
         assert rows[p.pair_id]["label"] == p.label
-    by_label = {lab: np.mean([cos[p.pair_id] for p in pairs if p.label == lab]) for lab in ("entailment", "contradiction")}
+    by_label = {lab: np.mean([cos[p.pair_id] for p in pairs if p.label == lab])
+                for lab in ("entailment", "contradiction")}
     m = result.metrics
     assert m["synonym_similarity"].value == pytest.approx(by_label["entailment"], abs=1e-6)
     assert m["contradiction_gap"].value == pytest.approx(by_label["entailment"] - by_label["contradiction"], abs=1e-6)

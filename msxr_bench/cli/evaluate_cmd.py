@@ -40,7 +40,7 @@ patch embeddings on ms-cxr) and at least one ran; 1 when a task failed or nothin
 @click.option("--split", "splits", multiple=True, metavar="[TASK=]SPLIT",
               help="Split for every task, or for one task with TASK=SPLIT (repeatable). ms-cxr: all (default) or, "
                    "for 1.1.0 only, train|val|test; rsna-*: train|val|test|all (default test); radnli-zs: dev|test "
-                   "(default test).")
+                   "(default test); radnli: test.")
 @click.option("--ms-cxr-version", type=click.Choice(["0.1", "1.1.0"]), default="0.1", show_default=True,
               help="MS-CXR release: 0.1 = the 1,162 pairs of the BioViL paper; 1.1.0 adds an official split.")
 @click.option("--split-scheme", type=click.Choice(["gloria", "mgca"]), default="gloria", show_default=True,
@@ -66,13 +66,17 @@ patch embeddings on ms-cxr) and at least one ran; 1 when a task failed or nothin
               help="Bootstrap resamples for the 95% CIs (0 = no CIs).")
 @click.option("--save-heatmaps", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Write PNG overlays of the first N samples to OUTPUT/<model>/heatmaps/ (ms-cxr, rsna-seg).")
+@click.option("--radnli-seeds", default=None, metavar="N,N,...",
+              help="radnli (fine-tuning): seeds to fine-tune with (default 0,1,2,3,4); the mean and sd are reported.")
+@click.option("--radnli-max-epochs", type=click.IntRange(min=1), default=None,
+              help="radnli (fine-tuning): at most this many epochs (default 20, early stopping on RadNLI dev).")
 @click.option("--truncate-long-phrases", is_flag=True,
               help="Cut texts longer than the text encoder's limit at a word boundary (recorded) instead of failing.")
 def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple[str, ...], data_root: Path,
                  splits: tuple[str, ...], ms_cxr_version: str, split_scheme: str, positive_prompt: tuple[str, ...],
                  negative_prompt: tuple[str, ...], output: Path, device: str, precision: str, batch_size: int,
                  num_workers: int, limit: int | None, seed: int, n_bootstrap: int, save_heatmaps: int,
-                 truncate_long_phrases: bool) -> None:
+                 radnli_seeds: str | None, radnli_max_epochs: int | None, truncate_long_phrases: bool) -> None:
     """Evaluate a model on MS-CXR grounding, RSNA pneumonia classification/segmentation and RadNLI similarity.
 
     Prints a per-category table per task and writes one validated results JSON per task (with per-sample
@@ -87,6 +91,7 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
         options = parse_model_args(model_args)
         runtime = resolve_runtime(device, precision)
         split_of = split_per_task(splits, task_names)
+        seeds = tuple(int(x) for x in radnli_seeds.split(",")) if radnli_seeds else None
     except (ValueError, RuntimeConfigError) as exc:
         raise click.UsageError(str(exc)) from exc
     try:
@@ -100,7 +105,7 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
         positive_prompts=positive_prompt or None, negative_prompts=negative_prompt or None,
         batch_size=batch_size, num_workers=num_workers, limit=limit, seed=seed, n_bootstrap=n_bootstrap,
         truncate_long_phrases=truncate_long_phrases, save_heatmaps=save_heatmaps,
-        heatmap_dir=out_dir / "heatmaps", argv=list(sys.argv),
+        heatmap_dir=out_dir / "heatmaps", argv=list(sys.argv), seeds=seeds, max_epochs=radnli_max_epochs,
     )
     ran, failed = [], []
     for name in dict.fromkeys(task_names):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from msxr_bench.tasks.spec import DatasetSpec, TaskSpec
+from msxr_bench.training.nli_config import NLIFinetuneConfig  # a plain dataclass (no torch import)
 
 MS_CXR = DatasetSpec(
     name="MS-CXR", versions=("0.1", "1.1.0"), default_version="0.1", splits=("all", "train", "val", "test"),
@@ -75,6 +76,18 @@ TASKS: dict[str, TaskSpec] = {
             needs_images=False,
             defaults=dict(CI),
             runner="msxr_bench.tasks.nli:run_radnli_zs",
+        ),
+        TaskSpec(
+            name="radnli",
+            description="RadNLI accuracy after fine-tuning the text encoder on MedNLI (mean over seeds)",
+            version="1.0.0",
+            type="nli-fine-tuning",
+            dataset=RADNLI,
+            main_score="accuracy",
+            metrics=("accuracy",),
+            needs_images=False,
+            defaults={"seeds": [0, 1, 2, 3, 4], **NLIFinetuneConfig().to_dict(), **CI},
+            runner="msxr_bench.tasks.radnli:run_radnli",
         ),
     )
 }

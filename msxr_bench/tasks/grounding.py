@@ -68,8 +68,8 @@ def run_ms_cxr(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     writer = None
     if ctx.save_heatmaps and ctx.heatmap_dir is not None:
         first = [s.sample_id for s in samples[: ctx.save_heatmaps]]
-        writer = HeatmapWriter(ctx.heatmap_dir, spec.name, first, {s.sample_id: f"{s.category}: {s.phrase}" for s in samples},
-                               adapter.geometry, scoring.placement)
+        titles = {s.sample_id: f"{s.category}: {s.phrase}" for s in samples}
+        writer = HeatmapWriter(ctx.heatmap_dir, spec.name, first, titles, adapter.geometry, scoring.placement)
     scores, failures = score_map_requests(requests, table, ctx, adapter, scoring, thresholds, on_map=writer)
 
     rows = []

@@ -40,7 +40,8 @@ def run_radnli_zs(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     metrics = {
         "synonym_similarity": bootstrap_metric(lambda idx: group_mean(cosine, is_["entailment"], idx), len(pairs), ctx,
                                                n=int(is_["entailment"].sum())),
-        "contradiction_gap": bootstrap_metric(gap, len(pairs), ctx, n=int((is_["entailment"] | is_["contradiction"]).sum())),
+        "contradiction_gap": bootstrap_metric(gap, len(pairs), ctx,
+                                              n=int((is_["entailment"] | is_["contradiction"]).sum())),
         "contradiction_similarity": bootstrap_metric(lambda idx: group_mean(cosine, is_["contradiction"], idx),
                                                      len(pairs), ctx, n=int(is_["contradiction"].sum())),
         "neutral_similarity": bootstrap_metric(lambda idx: group_mean(cosine, is_["neutral"], idx), len(pairs), ctx,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from msxr_bench.engine import ImageItem, ModelImageEmbeddings, TextEmbeddingMemo, TextLengthPolicy, prepare_adapter, shard
+from msxr_bench.engine import (
+    ImageItem, ModelImageEmbeddings, TextEmbeddingMemo, TextLengthPolicy, prepare_adapter, shard,
+)
 from msxr_bench.metrics.classification import auroc, binary_metrics_at, f1_max_threshold
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric

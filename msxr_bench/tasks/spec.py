@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from msxr_bench.engine import ImageEmbeddingProvider, Runtime
     from msxr_bench.results import TaskResult
 
-TaskType = Literal["phrase-grounding", "zero-shot-classification", "zero-shot-segmentation", "text-similarity"]
+TaskType = Literal["phrase-grounding", "zero-shot-classification", "zero-shot-segmentation", "text-similarity",
+                   "nli-fine-tuning"]
 
 
 class DatasetSpec(BaseModel):
@@ -84,4 +85,9 @@ class EvalContext:
     # multi-process runs: obj -> [obj of every rank] (e.g. torch.distributed.all_gather_object); None = 1 process
     gather: "Callable[[Any], list[Any]] | None" = None
     image_provider: "ImageEmbeddingProvider | None" = None  # None = ModelImageEmbeddings (no cache)
+    # radnli (fine-tuning) only; None = the spec's defaults
+    seeds: tuple[int, ...] | None = None
+    max_epochs: int | None = None
+    save_dir: Path | None = None
+    nli_hyperparameters: dict[str, Any] | None = None
     progress: bool = True
