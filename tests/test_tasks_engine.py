@@ -96,3 +96,12 @@ def test_runtime_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeConfigError, match="no CUDA device"):
             resolve_runtime("cuda")
+
+
+def test_an_image_the_geometry_cannot_take_is_a_counted_failure(tmp_path: Path) -> None:
+    Image.fromarray(np.full((2000, 3), 9, dtype=np.uint8)).save(tmp_path / "thin.png")
+    adapter = RandomCNNAdapter(kind="letterbox_crop")
+    (batch,) = ModelImageEmbeddings(adapter, CPU, progress=None).batches([ImageItem("t", tmp_path / "thin.png")])
+    assert batch.items == [] and batch.embeddings is None
+    assert [(f.reason, "too thin to letterbox" in f.detail) for f in batch.failures] == [
+        ("image unusable with the model's geometry", True)]

@@ -29,7 +29,7 @@ class ImageItem:
 @dataclass
 class ImageFailure:
     item: ImageItem
-    reason: str  # "missing image" | "unreadable image"
+    reason: str  # "missing image" | "unreadable image" | "image unusable with the model's geometry"
     detail: str
 
 
@@ -76,8 +76,12 @@ class ImageDecodeDataset(Dataset):
         except (ImageDecodeError, OSError) as exc:
             reason = "missing image" if not Path(item.path).is_file() else "unreadable image"
             return {"index": index, "pixels": None, "size": None, "failure": (reason, str(exc))}
-        return {"index": index, "pixels": preprocess(image, self.geometry), "size": tuple(image.shape[:2]),
-                "failure": None}
+        try:
+            pixels = preprocess(image, self.geometry)
+        except ValueError as exc:  # e.g. too thin to letterbox: this image only, the run goes on
+            return {"index": index, "pixels": None, "size": None, "failure": ("image unusable with the model's "
+                                                                               "geometry", f"{item.path}: {exc}")}
+        return {"index": index, "pixels": pixels, "size": tuple(image.shape[:2]), "failure": None}
 
 
 def _collate(records: list[dict]) -> dict:

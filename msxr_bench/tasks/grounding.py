@@ -12,7 +12,7 @@ from msxr_bench.data.geometry import effective_placement
 from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
 from msxr_bench.data.types import MS_CXR_CATEGORIES
 from msxr_bench.engine import ImageItem, TextEmbeddingMemo, TextLengthPolicy, prepare_adapter
-from msxr_bench.metrics import BOX_RULE, NAN_POLICY, status_counts
+from msxr_bench.metrics import BOX_RULE, NAN_POLICY, STATUS_FLAGS, status_counts
 from msxr_bench.metrics.aggregation import group_index, macro_mean, micro_mean
 from msxr_bench.results import DatasetInfo, Metric, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric, category_table
@@ -130,6 +130,7 @@ def run_ms_cxr(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
                        "micro = mean over samples",
         "phrase_sensitivity": {"rule": DRAW_RULE, "seed": ctx.seed,
                                "gap": "signed CNR with the right phrase minus with the wrong phrase, same boxes"},
+        "status_flags": dict(STATUS_FLAGS),
         "degenerate_cases": status_counts(statuses),
         "aggregates": summaries,
         "ci": f"{spec.defaults['ci_method']} stratified by category, {ctx.n_bootstrap} resamples, seed {ctx.seed}",

@@ -11,7 +11,7 @@ import torch
 
 from msxr_bench.data.geometry import effective_placement
 from msxr_bench.engine import ImageItem, TextEmbeddingMemo, TextLengthPolicy, prepare_adapter
-from msxr_bench.metrics import BOX_RULE, NAN_POLICY, status_counts
+from msxr_bench.metrics import BOX_RULE, NAN_POLICY, STATUS_FLAGS, status_counts
 from msxr_bench.metrics.aggregation import micro_mean
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric
@@ -78,6 +78,7 @@ def run_rsna_seg(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
         "box_frame": f"{BOX_FRAME[0]}x{BOX_FRAME[1]} Kaggle frame, scaled per axis to the decoded image size",
         "box_rule": BOX_RULE, "nan_policy": NAN_POLICY,
         "aggregation": "mean over positive images with a finite value",
+        "status_flags": dict(STATUS_FLAGS),
         "degenerate_cases": status_counts(torch.tensor([r["status"] for r in rows], dtype=torch.int64)),
         "split": sel.split_record,
         "ci": f"{spec.defaults['ci_method']}, {ctx.n_bootstrap} resamples, seed {ctx.seed}",
