@@ -120,7 +120,7 @@ class ModelImageEmbeddings:
             collate_fn=_collate,
             pin_memory=self.runtime.device.type == "cuda",
             worker_init_fn=_single_thread_worker if self.num_workers else None,
-            prefetch_factor=4 if self.num_workers else None,
+            prefetch_factor=2 if self.num_workers else None,
         )
         bar = tqdm(total=len(items), desc=self.progress, unit="img", disable=None if self.progress else True)
         for batch in loader:
