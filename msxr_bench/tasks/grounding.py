@@ -99,17 +99,16 @@ def run_ms_cxr(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     groups, names = group_index(cats, MS_CXR_CATEGORIES)
     metrics: dict[str, Metric] = {}
     for c in COLUMNS:
-        values = columns[c]
         n_ok = summaries[c]["n"]
-        ci_kw = dict(strata=groups) if c in CI_COLUMNS else None
-        if ci_kw is None:
+        if c not in CI_COLUMNS:
             metrics[f"{c}_macro"] = Metric(value=summaries[c]["macro"], n=n_ok)
             metrics[f"{c}_micro"] = Metric(value=summaries[c]["micro"], n=n_ok)
             continue
-        metrics[f"{c}_macro"] = bootstrap_metric(
-            lambda idx, v=values: macro_mean(v[idx], groups[idx], len(names)), len(rows), ctx, n=n_ok, **ci_kw)
-        metrics[f"{c}_micro"] = bootstrap_metric(lambda idx, v=values: micro_mean(v[idx]), len(rows), ctx, n=n_ok,
-                                                 **ci_kw)
+        v = columns[c]
+        metrics[f"{c}_macro"] = bootstrap_metric(lambda idx, v=v: macro_mean(v[idx], groups[idx], len(names)),
+                                                 len(rows), ctx, n=n_ok, strata=groups)
+        metrics[f"{c}_micro"] = bootstrap_metric(lambda idx, v=v: micro_mean(v[idx]), len(rows), ctx, n=n_ok,
+                                                 strata=groups)
 
     statuses = torch.tensor([r["status"] for r in rows], dtype=torch.int64)
     dataset = DatasetInfo(
