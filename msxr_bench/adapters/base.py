@@ -81,8 +81,13 @@ class EncoderAdapter(nn.Module):
 
     meta: AdapterMeta
     geometry: Geometry
-    # Longest text the text encoder accepts, in tokens (None = no limit).
+    # Longest text the text encoder accepts, in tokens (None = no limit). An adapter that sets it must
+    # also let the harness count tokens: a `count_text_tokens(texts) -> list[int]` method, or a
+    # transformers `tokenizer` attribute (the harness refuses to guess otherwise).
     max_text_tokens: int | None = None
+    # Where grids land in the original image: "official" (hi-ml's square placement, what published
+    # BioViL numbers used) or "exact" (the true crop window). None = the task's default ("official").
+    map_placement: str | None = None
 
     def encode_images(self, images: torch.Tensor) -> ImageEmbeddings:
         raise NotImplementedError
