@@ -1,0 +1,110 @@
+"""What the leaderboard ranks: one fixed setting per task (dataset version, split, prompts) and the canonical
+sample sets of that setting, on the real data and on the bundled toy world (`fixtures/toyworld`, tiny, seed 0).
+
+A results file is placed on the board only when its sample-id hash is one of these; which one decides its track
+("real" or "toyworld"). Hashes are `tasks.assemble.sample_ids_sha256` (sorted ids joined by newlines); the RSNA
+ones were computed from the real Kaggle stage-2 labels (tests/data), the toy-world ones from the fixture with
+`python -m msxr_bench.leaderboard.canonical fixtures/toyworld` (both re-checked by tests/test_leaderboard_board.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from msxr_bench.data.splits import KNOWN_SPLITS
+from msxr_bench.tasks import TASKS
+
+Track = str  # "real" | "toyworld"
+TRACK_LABELS = {
+    "real": "real data (MS-CXR / RSNA / RadNLI)",
+    "toyworld": "toy world (synthetic fixture data in the real formats — not MS-CXR, not RSNA)",
+}
+MIN_HARNESS_VERSION = (0, 1, 0)
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    n: int
+    sha256: str | None  # None: not known to this harness (only the size can be checked)
+
+
+@dataclass(frozen=True)
+class BoardSetting:
+    task: str
+    title: str  # column heading
+    dataset_version: str
+    split: str
+    split_scheme: str | None
+    canonical: dict[Track, SampleSet]
+    scoring: dict[str, object] = field(default_factory=dict)  # scoring choices that must equal these values
+    ordered_split_sha256: str | None = None  # real data: scoring.split.ids_sha256 (RSNA, split order)
+
+
+_GLORIA_TEST = KNOWN_SPLITS["gloria"]["test"]
+_RADNLI_TEST = {
+    # RadNLI test has 480 pairs (Miura et al. 2021); the id hash needs the real file
+    "real": SampleSet(480, None),
+    "toyworld": SampleSet(60, "e7c380ea056f05331bffdfc7d9585deec3c69af257f30f4d4e104ef70e569f4f"),
+}
+_RADNLI_DEFAULTS = TASKS["radnli"].defaults  # the protocol: seeds and fine-tuning hyper-parameters
+
+BOARD: dict[str, BoardSetting] = {
+    s.task: s
+    for s in (
+        BoardSetting(
+            task="ms-cxr", title="MS-CXR CNR (macro)", dataset_version="0.1", split="all", split_scheme=None,
+            canonical={
+                # the 1,162 (image, phrase) pairs of MS-CXR 0.1 (PhysioNet); their id hash needs the real files
+                "real": SampleSet(1162, None),
+                "toyworld": SampleSet(45, "ca4c822c2eaa99d0d73530c2be83e2d718b2fd04b58ea5df8e1cc7db90e04e0a"),
+            },
+            scoring={"iou_thresholds": [0.1, 0.2, 0.3, 0.4, 0.5]},
+        ),
+        BoardSetting(
+            task="rsna-cls", title="RSNA zero-shot AUROC", dataset_version="stage-2", split="test",
+            split_scheme="gloria",
+            canonical={
+                "real": SampleSet(4003, "00eda73bce215e4b1dfd37b4eb6f7ea42e5753b33c64fbbb6f7587279129d598"),
+                "toyworld": SampleSet(4, "79a469d0fb89e4d9d36c85fee99a0f0128d962b611294b1e9a7d99430abde630"),
+            },
+            scoring={"positive_prompts": ["Findings suggesting pneumonia"],
+                     "negative_prompts": ["No evidence of pneumonia"]},
+            ordered_split_sha256=_GLORIA_TEST[1],
+        ),
+        BoardSetting(
+            task="rsna-seg", title="RSNA zero-shot Dice", dataset_version="stage-2", split="test (positive images)",
+            split_scheme="gloria",
+            canonical={
+                "real": SampleSet(922, "e7028522db629b87fffb024c66aba43e16e76c80ee1c4ba1d46f0323e9da9d1f"),
+                "toyworld": SampleSet(2, "8f3eae73c90e8efca08ec88f4dd4d6a241d7db3dd4ec87ccd4cb3747b07d2296"),
+            },
+            scoring={"positive_prompts": ["Findings suggesting pneumonia"], "threshold": 0.6},
+            ordered_split_sha256=_GLORIA_TEST[1],
+        ),
+        BoardSetting(
+            task="radnli-zs", title="RadNLI contradiction gap", dataset_version="1.0", split="test",
+            split_scheme=None, canonical=_RADNLI_TEST,
+        ),
+        BoardSetting(
+            task="radnli", title="RadNLI accuracy (fine-tuned)", dataset_version="1.0", split="test",
+            split_scheme=None, canonical=_RADNLI_TEST,
+            scoring={"seeds": list(_RADNLI_DEFAULTS["seeds"]),
+                     "hyperparameters": {k: v for k, v in _RADNLI_DEFAULTS.items()
+                                         if k != "seeds" and not k.startswith("ci_")}},
+        ),
+    )
+}
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """(major, minor, patch) of a 'X.Y.Z[suffix]' version string, None when it is not one."""
+    parts = text.strip().split(".")
+    if len(parts) < 3:
+        return None
+    nums = []
+    for p in parts[:3]:
+        digits = "".join(ch for ch in p if ch.isdigit()) if p[:1].isdigit() else ""
+        if not digits or not p.startswith(digits):
+            return None
+        nums.append(int(digits))
+    return tuple(nums)

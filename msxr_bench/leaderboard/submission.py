@@ -1,0 +1,118 @@
+"""`model.json` of a leaderboard submission: which adapter (package, version, entry point) and which weights
+(source, revision, sha256) produced the results beside it, what the model was trained on (MIMIC-CXR overlap
+flag), licence and contact. Data only: nothing here imports or runs the submitted adapter.
+
+Layout: `leaderboard/submissions/<org>__<model>/<revision>/{model.json, <task>.json, ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MODEL_SCHEMA_VERSION = "1.0.0"
+NAME_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+MODEL_ID = re.compile(rf"^{NAME_PART}/{NAME_PART}$")
+REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+ENTRY_POINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+MIMIC_WORDS = ("mimic-cxr", "mimic cxr", "mimic_cxr", "ms-cxr")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AdapterSource(_Strict):
+    name: str = Field(min_length=1, description="the name given to --model (built-in or entry-point name)")
+    package: str = Field(min_length=1, description="the distribution that provides it (msxr-bench for built-ins)")
+    version: str = Field(min_length=1, description="that package's version")
+    entry_point: str | None = Field(None, description="'module:attr' under msxr_bench.adapters; null for built-ins")
+
+    @field_validator("entry_point")
+    @classmethod
+    def _entry_point(cls, v: str | None) -> str | None:
+        if v is not None and not ENTRY_POINT.match(v):
+            raise ValueError(f"must look like 'package.module:factory', got {v!r}")
+        return v
+
+
+class WeightsSource(_Strict):
+    source: str = Field(min_length=1, description="where the weights come from (hub id, URL, path in this repo)")
+    revision: str = Field(min_length=1, description="pinned revision (hub commit, tag, release)")
+    sha256: str = Field(description="sha256 of the weights file the results record (adapter.meta.weights_sha256)")
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v: str) -> str:
+        if not SHA256.match(v):
+            raise ValueError("must be 64 lowercase hex digits")
+        return v
+
+
+class TrainingData(_Strict):
+    datasets: list[str] = Field(min_length=1, description="every dataset the weights saw, pre-training included")
+    mimic_cxr_overlap: bool = Field(description="true when training used MIMIC-CXR images or reports "
+                                                "(MS-CXR images are MIMIC-CXR images)")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _flag_consistent(self) -> "TrainingData":
+        named = [d for d in self.datasets if any(w in d.lower() for w in MIMIC_WORDS)]
+        if named and not self.mimic_cxr_overlap:
+            raise ValueError(f"datasets name MIMIC-CXR ({', '.join(named)}) but mimic_cxr_overlap is false")
+        return self
+
+
+class ModelCard(_Strict):
+    schema_version: Literal["1.0.0"] = MODEL_SCHEMA_VERSION
+    model: str = Field(description="'org/model'; the folder is '<org>__<model>'")
+    revision: str = Field(description="the model revision submitted; the folder below the model folder")
+    display_name: str = Field(min_length=1, max_length=80)
+    description: str = Field(min_length=1, max_length=500)
+    adapter: AdapterSource
+    weights: WeightsSource
+    training: TrainingData
+    licence: str = Field(min_length=1)
+    contact: str = Field(min_length=3, description="e-mail, GitHub handle or URL of the person answering questions")
+    paper: str | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _model_id(cls, v: str) -> str:
+        if not MODEL_ID.match(v):
+            raise ValueError(f"must be 'org/model' (letters, digits, '_', '.', '-'), got {v!r}")
+        return v
+
+    @field_validator("revision")
+    @classmethod
+    def _revision(cls, v: str) -> str:
+        if not REVISION.match(v):
+            raise ValueError(f"must be a short revision (letters, digits, '_', '.', '+', '-'), got {v!r}")
+        return v
+
+    @property
+    def folder(self) -> str:
+        """`<org>__<model>`, the name of the model's folder under submissions/."""
+        org, name = self.model.split("/")
+        return f"{org}__{name}"
+
+
+def model_card_schema() -> dict:
+    schema = ModelCard.model_json_schema()
+    schema["$id"] = f"https://msxr-bench/schemas/model-{MODEL_SCHEMA_VERSION}.json"
+    schema["title"] = "msxr-bench leaderboard model card (model.json)"
+    return schema
+
+
+if __name__ == "__main__":  # python -m msxr_bench.leaderboard.submission [PATH]: the JSON Schema of model.json
+    text = json.dumps(model_card_schema(), indent=2, sort_keys=True) + "\n"
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_text(text)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,146 @@
+"""`leaderboard build`: Markdown and HTML tables from validated submissions, measured rows per data track,
+the papers' numbers apart with their sources; the HTML sorts by clicked column in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from leaderboard_helpers import make_submission, oracle_runs, weighed_run
+from msxr_bench.cli.leaderboard_cmd import leaderboard_group
+from msxr_bench.leaderboard.board import BOARD
+from msxr_bench.leaderboard.render_md import BEGIN, END
+from msxr_bench.leaderboard.reported import REPORTED
+from msxr_bench.leaderboard.tables import mean_ranks
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def submissions(tmp_path: Path) -> Path:
+    root = tmp_path / "leaderboard" / "submissions"
+    make_submission(root, weighed_run())
+    make_submission(root, oracle_runs()[0].parent, model="testorg/box-oracle",
+                    training={"datasets": ["MIMIC-CXR 2.0.0"], "mimic_cxr_overlap": True})
+    return root
+
+
+def build(submissions: Path, *extra: str) -> tuple[int, str]:
+    out = CliRunner().invoke(leaderboard_group, ["build", "--submissions", str(submissions),
+                                                 "--output", str(submissions.parent / "README.md"),
+                                                 "--html", str(submissions.parent / "index.html"), *extra])
+    return out.exit_code, out.output
+
+
+def test_markdown_tables_fill_the_readme_block(submissions: Path) -> None:
+    readme = submissions.parent / "README.md"
+    readme.write_text(f"# How to submit\n\nhand-written text\n\n{BEGIN}\nold table\n{END}\n\nfooter text\n")
+    code, text = build(submissions)
+    assert code == 0, text
+    md = readme.read_text()
+    assert md.startswith("# How to submit\n\nhand-written text\n") and md.endswith(f"{END}\n\nfooter text\n")
+    assert "old table" not in md and "Do not edit by hand" in md
+    toy = md.split("### Measured — toy world")[1].split("###")[0]
+    cnr = json.loads((weighed_run() / "ms-cxr.json").read_text())["metrics"]["cnr_macro"]
+    assert f"{cnr['value']:.3f}<br><sub>[{cnr['ci']['low']:.3f}, {cnr['ci']['high']:.3f}]</sub>" in toy
+    lines = [ln for ln in toy.splitlines() if ln.startswith("| 1 ") or ln.startswith("| 2 ")]
+    assert "oracle (tests) ⚠" in lines[0] and f"1.00<br><sub>1 of {len(BOARD)} tasks" in lines[0]  # MIMIC marker
+    # the CNN: 2nd on ms-cxr, alone (1st) on the 3 other tasks it can run (no text encoder to fine-tune for radnli)
+    assert "test-random-cnn (tests)](submissions/testorg__random-cnn/v1)" in lines[1]
+    assert f"{(2 + 1 + 1 + 1) / 4:.2f}<br><sub>4 of {len(BOARD)} tasks" in lines[1]
+    assert "No validated submissions on this data yet." in md.split("### Measured — real data")[1].split("###")[0]
+    assert "### MS-CXR CNR per category — toy world" in md
+
+
+def test_papers_numbers_are_apart_sourced_and_only_verified(submissions: Path) -> None:
+    code, _ = build(submissions)
+    md = (submissions.parent / "README.md").read_text()
+    reported = md.split("### Reported in paper", 1)[1]
+    assert "### Measured" not in reported
+    for v in (v for v in REPORTED if v.verified):
+        assert v.source.startswith("https://")
+        assert any(ln.startswith(f"| {v.method}") and f" {v.value}" in ln for ln in reported.splitlines()), v
+    assert "| BioViL ⚠ | CXR-BERT | 1.027 |" in reported and "| GLoRIA | ClinicalBERT | 0.930 |" in reported
+    assert "0.246" not in md  # recalled, unchecked values stay out
+
+
+def test_mean_rank_over_the_tasks_a_model_has() -> None:
+    scores = {"a": {"t1": 0.9, "t2": 0.1, "t3": None}, "b": {"t1": 0.5, "t2": 0.1, "t3": 0.7},
+              "c": {"t1": 0.1, "t2": 0.3, "t3": 0.8}}
+    ranks = mean_ranks(scores, ["t1", "t2", "t3"])
+    assert ranks["a"] == (pytest.approx((1 + 2.5) / 2), 2)  # tied second place on t2 shares rank 2.5
+    assert ranks["b"] == (pytest.approx((2 + 2.5 + 2) / 3), 3)
+    assert ranks["c"] == (pytest.approx((3 + 1 + 1) / 3), 3)
+
+
+def test_nothing_is_built_from_an_invalid_submission(submissions: Path) -> None:
+    path = next(submissions.rglob("ms-cxr.json"))
+    data = json.loads(path.read_text())
+    data["metrics"]["cnr_macro"]["value"] += 1
+    data["main_score"]["value"] += 1
+    path.write_text(json.dumps(data))
+    code, text = build(submissions)
+    assert code == 1 and "metrics.cnr_macro.value" in text
+    assert not (submissions.parent / "README.md").exists() and not (submissions.parent / "index.html").exists()
+
+
+class _Tables(HTMLParser):
+    """data-sort of every body cell, per section id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, list[list[str]]] = {}
+        self.section = ""
+        self.in_body = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self.section = a.get("id", "")
+        elif tag == "tbody":
+            self.in_body = True
+        elif tag == "tr" and self.in_body:
+            self.rows.setdefault(self.section, []).append([])
+        elif tag == "td" and self.in_body:
+            self.rows[self.section][-1].append(a.get("data-sort", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self.in_body = False
+
+
+CLICKS = """<script>
+const click = (id, title) => [...document.querySelectorAll(`#${id} th`)].find(h => h.textContent === title).click();
+const column = (id, k) => [...document.querySelectorAll(`#${id} tbody tr`)].map(r => r.cells[k].dataset.sort);
+click('reported-0', 'CNR (avg.)');
+document.body.dataset.once = JSON.stringify(column('reported-0', 2));
+click('reported-0', 'CNR (avg.)');
+click('measured-toyworld', 'RSNA zero-shot AUROC');
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium')")
+def test_html_columns_sort_when_clicked_in_chromium(submissions: Path, tmp_path: Path) -> None:
+    code, text = build(submissions)
+    assert code == 0, text
+    page = (submissions.parent / "index.html").read_text()
+    assert "Do not edit by hand" in page and "<script src" not in page and "<link" not in page  # self-contained
+    scripted = submissions.parent / "clicked.html"
+    scripted.write_text(page.replace("</body>", CLICKS))
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          scripted.as_uri()], capture_output=True, text=True, timeout=60).stdout
+    parser = _Tables()
+    parser.feed(dom)
+    once = json.loads(dom.split('data-once="', 1)[1].split('"', 1)[0].replace("&quot;", '"'))
+    values = [float(v) for v in once]
+    assert values == sorted(values, reverse=True) and len(values) == 6  # first click: highest first
+    twice = [float(row[2]) for row in parser.rows["reported-0"]]
+    assert twice == sorted(values)  # second click: reversed
+    auroc = [row[4] for row in parser.rows["measured-toyworld"]]
+    assert auroc[-1] == "" and auroc[0] != ""  # the model without an AUROC sorts last
