@@ -18,7 +18,7 @@ stamp="$(printf '%s\n' "python$py_version" "${REQS[@]}" | sha256sum | cut -c1-16
 stamp_file="$VENV/.msxr-oracle-stamp"
 
 check() {  # the oracle imports (shim first) and its versions are the pinned ones
-  PYTHONPATH="$SHIM_DIR" "$VENV/bin/python" - <<'PY'
+  PYTHONPATH="$SHIM_DIR" "$VENV/bin/python" -W ignore::FutureWarning - <<'PY'
 import tv_cpu_shim  # noqa: F401  (must come first)
 import importlib.metadata as md
 import health_multimodal.vlp.inference_engine  # noqa: F401

@@ -207,3 +207,17 @@ def test_files_in_the_hub_cache_are_used_at_the_pinned_revision_and_verified(off
         "text hf://microsoft/BiomedVLP-CXR-BERT-specialized@v1.1")
     assert adapter.meta.weights_revision == "v1.1"
     assert adapter.meta.weights_sha256 == _sha256(files["image"])
+
+
+@pytest.mark.slow
+def test_bert_base_text_file_with_the_released_key_set_loads(tmp_path) -> None:
+    from msxr_bench.adapters.biovil_weights import load_text_model, resolve_text_model
+
+    text = write_text_model(tmp_path / "text", seed=0, fmt="bin")  # BERT-base layout, toy vocabulary
+    state = torch.load(text / "pytorch_model.bin", weights_only=True)
+    extras = {"bert.embeddings.position_ids", "bert.pooler.dense.weight", "bert.pooler.dense.bias"}
+    assert len(state) == 210 + 3 and extras <= set(state)
+    model = load_text_model(resolve_text_model(str(text), "unused/repo", "v0"))
+    assert model.config.num_hidden_layers == 12 and model.config.hidden_size == 768
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if k not in extras)

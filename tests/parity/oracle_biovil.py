@@ -14,10 +14,13 @@ import hashlib
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tv_cpu_shim  # noqa: E402,F401  (before anything imports torchvision)
+
+warnings.filterwarnings("ignore", category=FutureWarning, module="timm")  # timm.models.layers deprecation
 
 import numpy as np  # noqa: E402
 import pydicom  # noqa: E402
