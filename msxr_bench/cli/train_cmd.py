@@ -1,0 +1,76 @@
+"""`msxr-bench train`: pretrain BioViL, GLoRIA or ConVIRT on MIMIC-CXR image-report pairs (the library:
+`msxr_bench.training.loop.train`). Single process, or many with `torchrun --nproc-per-node N -m msxr_bench train`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+EPILOG = """\b
+Examples:
+  msxr-bench toyworld --out toy --scale small
+  msxr-bench train --model biovil --config tiny --data-root toy --output runs/biovil-tiny
+  msxr-bench evaluate --model biovil --model-arg checkpoint=runs/biovil-tiny/checkpoint --task ms-cxr --data-root toy
+  torchrun --nproc-per-node 8 -m msxr_bench train --model gloria --data-root ~/data --output runs/gloria \\
+      --image-init resnet50-11ad3fa6.pth
+  msxr-bench train --model gloria --data-root ~/data --output runs/gloria --resume
+
+\b
+Configs: paper = the published recipe (ResNet-50, pretrained BERT from the hub or --text-model DIR, ImageNet
+trunk from --image-init); tiny = small models with a vocabulary of the corpus that learn the toy world on a CPU
+in minutes. OUTPUT holds log.jsonl, run.json, train_state.pt (for --resume) and checkpoint/ (the adapter's
+format). --batch-size is per process.
+"""
+
+
+@click.command("train", epilog=EPILOG)
+@click.option("--model", "model_name", required=True, type=click.Choice(["biovil", "gloria", "convirt"]),
+              help="Model to train.")
+@click.option("--data-root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder with mimic-cxr-jpg/ and mimic-cxr-reports/ (official split and metadata tables).")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder (logs, resumable state, checkpoint/).")
+@click.option("--config", "config_name", type=click.Choice(["tiny", "paper"]), default="paper", show_default=True,
+              help="Model size and recipe.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Optimisation steps (default: the recipe's; paper configs count epochs).")
+@click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Pairs per process and step.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Peak learning rate.")
+@click.option("--resume", is_flag=True, help="Continue the run in OUTPUT (model, optimiser, step, RNG).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of weights, sampling and augmentation.")
+@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda",
+              help="auto = this process's GPU when CUDA is available.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+              help="auto = bf16 autocast on CUDA (fp16 + loss scaling without bf16), fp32 on CPU.")
+@click.option("--num-workers", type=click.IntRange(min=0), default=None,
+              help="DataLoader workers decoding images (default: 0 on CPU, 4 on CUDA).")
+@click.option("--text-model", default=None, metavar="DIR|HUB_ID",
+              help="Paper config: the pretrained BERT to start from (default per model).")
+@click.option("--image-init", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Paper config: ImageNet ResNet-50 weights (torchvision state_dict file).")
+@click.option("--max-train-pairs", type=click.IntRange(min=2), default=None,
+              help="Use only the first N training pairs (smoke tests).")
+@click.option("--stop-after", type=click.IntRange(min=1), default=None, metavar="STEP",
+              help="Save and stop at this step, keeping the schedule of --max-steps (continue with --resume).")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs still go to OUTPUT/log.jsonl).")
+def train_cmd(model_name: str, data_root: Path, output: Path, config_name: str, max_steps: int | None,
+              batch_size: int | None, lr: float | None, resume: bool, seed: int, device: str, precision: str,
+              num_workers: int | None, text_model: str | None, image_init: str | None, max_train_pairs: int | None,
+              stop_after: int | None, no_progress: bool) -> None:
+    """Train BioViL, GLoRIA or ConVIRT on MIMIC-CXR (or the toy world) and write an adapter checkpoint."""
+    from msxr_bench.training.loop import TrainOptions, train
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    opts = TrainOptions(model=model_name, data_root=data_root, output=output, config=config_name,
+                        max_steps=max_steps, batch_size=batch_size, lr=lr, resume=resume, seed=seed, device=device,
+                        precision=precision, num_workers=num_workers, text_model=text_model, image_init=image_init,
+                        max_train_pairs=max_train_pairs, stop_after=stop_after, progress=not no_progress)
+    try:
+        checkpoint = train(opts)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"checkpoint: {checkpoint}\n  evaluate: msxr-bench evaluate --model {model_name} "
+               f"--model-arg checkpoint={checkpoint} --task ms-cxr --data-root {data_root}", err=True)

@@ -1,0 +1,129 @@
+"""BioViL (Boecking et al., ECCV 2022): ResNet + per-patch projector, CXR-BERT with MLM; loss = global
+symmetric InfoNCE (τ 0.5, λ_GA 0.5) + MLM (15% whole-word masking); captions = the impression (findings
+when there is none) with its sentences shuffled (CXR-BERT's sentence-shuffling augmentation).
+
+paper: ResNet-50 (ImageNet init with --image-init), CXR-BERT-general init (--text-model, default the hub
+repo), joint dim 128, 512 -> 480 px. The paper's optimiser and augmentation values are recalled, not
+verified against released code (there is none): AdamW lr 2e-5, wd 0.01; affine ±30°/shear 15°, jitter 0.2.
+tiny: ResNet-10 of width 16 at 256 px (8x8 grid; BioViL's layer4 has stride 32), 2-layer BERT of width 128
+with the corpus vocabulary, joint dim 64, AdamW lr 1e-3 with warm-up and cosine decay.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import BertTokenizerFast, PreTrainedTokenizerBase
+
+from msxr_bench.adapters.biovil_checkpoint import BioViLCheckpointConfig, save_biovil_checkpoint
+from msxr_bench.models.biovil import BioViLImageConfig, BioViLImageModel
+from msxr_bench.models.cxrbert import CXRBertConfig, CXRBertModel, cxrbert_config_from_dict
+from msxr_bench.training.augment import Augmentation
+from msxr_bench.training.data import TextPolicy
+from msxr_bench.training.losses import BIOVIL_LAMBDA_GA, BIOVIL_TAU, biovil_loss
+from msxr_bench.training.pretrained import load_imagenet_trunk, load_masked_lm, resolve_text_init
+from msxr_bench.training.recipes.base import Recipe, RecipeSettings, mask_rng, stack_images
+from msxr_bench.training.text import whole_word_mask
+
+TEXT_INIT_REPO = "microsoft/BiomedVLP-CXR-BERT-general"
+TINY_IMAGE = BioViLImageConfig(depth=10, width=8, joint_feature_size=64, imagenet_fc=False)
+TINY_CROP = 256
+MLM_PROBABILITY = 0.15
+MAX_TEXT_TOKENS = 128
+
+
+class BioViLTrainModule(nn.Module):
+    """Image model + CXR-BERT; forward = global alignment on clean captions + MLM on masked ones."""
+
+    def __init__(self, image_model: BioViLImageModel, text_model: CXRBertModel, mlm_weight: float = 1.0) -> None:
+        super().__init__()
+        self.image_model, self.text_model, self.mlm_weight = image_model, text_model, mlm_weight
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        image_emb = self.image_model(batch["images"]).mean(dim=(2, 3))
+        text_emb = self.text_model.get_projected_text_embeddings(batch["input_ids"], batch["attention_mask"],
+                                                                 normalize_embeddings=False)
+        mlm_logits = None
+        if self.mlm_weight:
+            mlm_logits = self.text_model(input_ids=batch["mlm_input_ids"], attention_mask=batch["attention_mask"],
+                                         return_dict=True).logits
+        return biovil_loss(image_emb, text_emb, mlm_logits, batch.get("mlm_labels"), BIOVIL_TAU, BIOVIL_LAMBDA_GA,
+                           self.mlm_weight)
+
+
+class BioViLRecipe(Recipe):
+    name = "biovil"
+
+    def make_settings(self) -> RecipeSettings:
+        text = TextPolicy(sections=("impression", "findings"), mode="shuffled_section", shuffle_probability=0.5)
+        if self.config == "tiny":
+            text = TextPolicy(sections=("impression", "findings"), mode="one_sentence")
+            aug = Augmentation(rotation=5.0, translate=0.04, scale=(0.95, 1.05), brightness=(0.8, 1.2),
+                               contrast=(0.8, 1.2))
+            return RecipeSettings(crop=TINY_CROP, canvas=TINY_CROP, canvas_kind="resize_crop", augmentation=aug,
+                                  text=text, optimizer="adamw", lr=1e-3, weight_decay=1e-4, batch_size=32,
+                                  max_steps=900, warmup_steps=50, schedule="cosine", grad_clip=1.0,
+                                  val_every=200, save_every=400, cache_images=True)
+        aug = Augmentation(random_crop=True, rotation=30.0, shear=15.0, brightness=(0.8, 1.2), contrast=(0.8, 1.2))
+        return RecipeSettings(crop=480, canvas=512, canvas_kind="resize_crop", augmentation=aug, text=text,
+                              optimizer="adamw", lr=2e-5, weight_decay=0.01, batch_size=32, epochs=20,
+                              warmup_steps=500, schedule="cosine", grad_clip=1.0,
+                              notes=("optimiser and augmentation values recalled from the paper, not verified",))
+
+    # ---- text ---------------------------------------------------------------------------------
+    def pretrained_tokenizer(self, directory: Path) -> PreTrainedTokenizerBase:
+        files = resolve_text_init(self.text_model, TEXT_INIT_REPO, None)
+        tokenizer = BertTokenizerFast.from_pretrained(str(files.directory))
+        tokenizer.save_pretrained(str(directory))
+        return tokenizer
+
+    def collate(self, samples: list[dict], tokenizer: PreTrainedTokenizerBase, seed: int) -> dict:
+        enc = tokenizer([s["caption"] for s in samples], padding="longest", truncation=True,
+                        max_length=MAX_TEXT_TOKENS, return_tensors="pt")
+        masked = []
+        labels = []
+        for i, sample in enumerate(samples):
+            ids, lab = whole_word_mask(enc["input_ids"][i:i + 1], [enc.word_ids(i)], mask_rng(seed, sample),
+                                       tokenizer.mask_token_id, len(tokenizer), MLM_PROBABILITY,
+                                       tokenizer.all_special_ids)
+            masked.append(ids)
+            labels.append(lab)
+        return {"images": stack_images(samples), "input_ids": enc["input_ids"],
+                "attention_mask": enc["attention_mask"], "mlm_input_ids": torch.cat(masked),
+                "mlm_labels": torch.cat(labels)}
+
+    # ---- model --------------------------------------------------------------------------------
+    def build(self, tokenizer: PreTrainedTokenizerBase) -> BioViLTrainModule:
+        if self.config == "tiny":
+            image_model = BioViLImageModel(TINY_IMAGE)
+            text_config = CXRBertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2,
+                                        num_attention_heads=4, intermediate_size=256,
+                                        max_position_embeddings=MAX_TEXT_TOKENS,
+                                        projection_size=TINY_IMAGE.joint_feature_size,
+                                        pad_token_id=tokenizer.pad_token_id)
+            return BioViLTrainModule(image_model, CXRBertModel(text_config))
+        image_model = BioViLImageModel(BioViLImageConfig())
+        if self.image_init:
+            load_imagenet_trunk(image_model.trunk, self.image_init)
+        files = resolve_text_init(self.text_model, TEXT_INIT_REPO, None)
+        raw = json.loads((files.directory / "config.json").read_text())
+        raw.setdefault("projection_size", image_model.config.joint_feature_size)
+        raw["model_type"] = "cxr-bert"
+        text_model = CXRBertModel(cxrbert_config_from_dict(raw))
+        load_masked_lm(text_model, files)
+        return BioViLTrainModule(image_model, text_model)
+
+    def export(self, module: BioViLTrainModule, tokenizer: PreTrainedTokenizerBase, directory: Path,
+               training_data: tuple[str, ...], description: str) -> Path:
+        image = module.image_model
+        crop = self.settings.crop
+        grid = image.grid_size(crop)[0]
+        # BioViL smooths its 15x15 grid with sigma 1.5 cells: keep the same extent in image units
+        sigma = 1.5 if self.config == "paper" else round(1.5 * grid / 15, 3)
+        resize = 512 if self.config == "paper" else crop
+        config = BioViLCheckpointConfig(model="biovil", image=image.config, resize=resize, crop=crop,
+                                        smoothing_sigma=sigma, training_data=training_data, description=description)
+        return save_biovil_checkpoint(directory, image, module.text_model, tokenizer, config)
