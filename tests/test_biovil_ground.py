@@ -28,12 +28,18 @@ def official(tmp_path_factory) -> dict[str, Path]:
     return {**files, "image": image}
 
 
+@pytest.fixture(scope="module")
+def adapter(official):
+    return build_biovil(image_weights=str(official["image_weights"]), text_model=str(official["text_model"]),
+                        verify="false")
+
+
 def _args(official) -> list[str]:
     return ["--model-arg", f"image_weights={official['image_weights']}",
             "--model-arg", f"text_model={official['text_model']}", "--model-arg", "verify=false"]
 
 
-def test_ground_writes_the_official_maps_and_an_overlay(official, tmp_path) -> None:
+def test_ground_writes_the_official_maps_and_an_overlay(official, adapter, tmp_path) -> None:
     phrases = ["Left basilar consolidation.", "small right pleural effusion"]
     out_png, out_npy = tmp_path / "overlay.png", tmp_path / "maps.npy"
     result = CliRunner().invoke(main, ["ground", str(official["image"]), *phrases, "--model", "biovil",
@@ -46,8 +52,6 @@ def test_ground_writes_the_official_maps_and_an_overlay(official, tmp_path) -> N
     valid_cols = np.flatnonzero(~np.isnan(maps[0]).all(axis=0))
     assert (valid_rows[0], valid_rows[-1], valid_cols[0], valid_cols[-1]) == (87, 611, 17, 541)
     assert np.nanmin(maps) >= -1 and np.nanmax(maps) <= 1
-    adapter = build_biovil(image_weights=str(official["image_weights"]), text_model=str(official["text_model"]),
-                           verify="false")
     expected = ground_phrases(adapter, official["image"], phrases).maps
     np.testing.assert_array_equal(maps, expected)
     assert out_png.stat().st_size > 10_000
@@ -56,16 +60,14 @@ def test_ground_writes_the_official_maps_and_an_overlay(official, tmp_path) -> N
     assert "overlay written" in result.output and "'small right pleural effusion': min" in result.output
 
 
-def test_one_phrase_saves_a_2d_bilinear_map(official, tmp_path) -> None:
+def test_one_phrase_saves_a_2d_bilinear_map(official, adapter, tmp_path) -> None:
     out_npy = tmp_path / "map.npy"
     result = CliRunner().invoke(main, ["ground", str(official["image"]), "cardiomegaly", *_args(official),
                                        "--save-map", str(out_npy), "--interpolation", "bilinear"])
     assert result.exit_code == 0, result.output
     bilinear = np.load(out_npy)
     assert bilinear.shape == (700, 560)
-    nearest = ground_phrases(build_biovil(image_weights=str(official["image_weights"]),
-                                          text_model=str(official["text_model"]), verify="false"),
-                             official["image"], ["cardiomegaly"]).maps[0]
+    nearest = ground_phrases(adapter, official["image"], ["cardiomegaly"]).maps[0]
     assert (np.isnan(bilinear) == np.isnan(nearest)).all()
     assert np.abs(np.diff(bilinear[300, 100:400])).max() < np.abs(np.diff(nearest[300, 100:400])).max()
 
