@@ -144,3 +144,15 @@ def test_html_columns_sort_when_clicked_in_chromium(submissions: Path, tmp_path:
     assert twice == sorted(values)  # second click: reversed
     auroc = [row[4] for row in parser.rows["measured-toyworld"]]
     assert auroc[-1] == "" and auroc[0] != ""  # the model without an AUROC sorts last
+
+
+REPO_BOARD = Path(__file__).resolve().parents[1] / "leaderboard"
+
+
+def test_committed_leaderboard_validates_and_is_up_to_date(tmp_path: Path) -> None:
+    copy = shutil.copytree(REPO_BOARD, tmp_path / "leaderboard")
+    code, text = build(copy / "submissions")  # validates every committed submission, then rewrites both files
+    assert code == 0, text
+    for name in ("README.md", "index.html"):
+        assert (copy / name).read_text() == (REPO_BOARD / name).read_text(), \
+            f"leaderboard/{name} is stale: run `msxr-bench leaderboard build`"

@@ -139,6 +139,12 @@ def test_model_card_problems_are_rejected(submission: Path, tmp_path: Path) -> N
         assert any(expected in i and "model.json" in i for i in found), (expected, found)
 
 
+def test_synthetic_look_alikes_are_not_mimic_cxr(submission: Path) -> None:
+    edit(submission / "model.json", lambda d: d["training"].update(
+        datasets=["msxr-bench toy world (synthetic MIMIC-CXR layout)"], mimic_cxr_overlap=False))
+    assert issues_of(submission) == []
+
+
 def test_folder_names_must_match_model_json(submission: Path) -> None:
     renamed = submission.with_name("v2")
     submission.rename(renamed)

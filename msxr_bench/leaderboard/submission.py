@@ -22,6 +22,13 @@ REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 ENTRY_POINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 MIMIC_WORDS = ("mimic-cxr", "mimic cxr", "mimic_cxr", "ms-cxr")
+SYNTHETIC_WORDS = ("toy world", "toyworld", "synthetic")  # "synthetic MIMIC-CXR layout" is not MIMIC-CXR
+
+
+def names_mimic_cxr(dataset: str) -> bool:
+    """Whether a training-dataset name says MIMIC-CXR (or MS-CXR) data, not a synthetic look-alike."""
+    text = dataset.lower()
+    return any(w in text for w in MIMIC_WORDS) and not any(w in text for w in SYNTHETIC_WORDS)
 
 
 class _Strict(BaseModel):
@@ -63,7 +70,7 @@ class TrainingData(_Strict):
 
     @model_validator(mode="after")
     def _flag_consistent(self) -> "TrainingData":
-        named = [d for d in self.datasets if any(w in d.lower() for w in MIMIC_WORDS)]
+        named = [d for d in self.datasets if names_mimic_cxr(d)]
         if named and not self.mimic_cxr_overlap:
             raise ValueError(f"datasets name MIMIC-CXR ({', '.join(named)}) but mimic_cxr_overlap is false")
         return self

@@ -19,7 +19,7 @@ from msxr_bench.leaderboard.checks import (
     Issue, check_board, check_metrics, check_rows, check_task, load_result, pydantic_issues,
 )
 from msxr_bench.leaderboard.safe_json import UnsafeJSONError, read_json
-from msxr_bench.leaderboard.submission import MIMIC_WORDS, ModelCard
+from msxr_bench.leaderboard.submission import ModelCard, names_mimic_cxr
 from msxr_bench.results import TaskResult
 
 MODEL_FILE = "model.json"
@@ -77,7 +77,7 @@ def _card_issues(path: Path, card: ModelCard, r: TaskResult) -> list[Issue]:
     if package_version != card.adapter.version:
         out.append(Issue(path, "provenance.packages", f"{card.adapter.package} {package_version!r} was installed, "
                                                       f"model.json says {card.adapter.version!r}"))
-    mimic = [d for d in r.adapter.meta.training_data if any(w in d.lower() for w in MIMIC_WORDS)]
+    mimic = [d for d in r.adapter.meta.training_data if names_mimic_cxr(d)]
     if mimic and not card.training.mimic_cxr_overlap:
         out.append(Issue(path, "adapter.meta.training_data", f"names {', '.join(mimic)} but model.json "
                                                              "training.mimic_cxr_overlap is false"))
