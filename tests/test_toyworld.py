@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import re
 from dataclasses import replace
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 from pydicom.pixels import apply_modality_lut
 
-from msxr_bench.data.types import MS_CXR_CATEGORIES
+from msxr_bench.data.types import MS_CXR_CATEGORIES, DatasetFormatError
 from msxr_bench.toyworld import generate
 from msxr_bench.toyworld.anatomy import sample_anatomy
 from msxr_bench.toyworld.findings import sample_findings
@@ -26,7 +27,7 @@ from msxr_bench.toyworld.render import render_frontal
 from msxr_bench.toyworld.rsna_plan import plan_rsna
 from msxr_bench.toyworld.scales import get_scale
 from msxr_bench.toyworld.writers.common import parallel_map
-from msxr_bench.toyworld.writers.rsna import draw_rsna
+from msxr_bench.toyworld.writers.rsna import dicom_bytes, draw_rsna
 
 DICOM_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{8}){4}$")
 MSCXR_PATH = re.compile(r"^files/p1\d/p1\d{7}/s5\d{7}/(?P<dicom>[0-9a-f]{8}(-[0-9a-f]{8}){4})\.jpg$")
@@ -294,7 +295,7 @@ def test_rsna_dicoms_decode_with_the_kaggle_tags(world, truth):
             assert ds.file_meta.TransferSyntaxUID == pydicom.uid.JPEGBaseline8Bit and corner > 190
             seen.add("MONOCHROME1")
         elif ds.BitsAllocated == 16:
-            assert ds.BitsStored == 12 and float(ds.RescaleSlope) != 1.0
+            assert ds.BitsStored == 12 and float(ds.RescaleSlope) == 1 / 16
             assert ds.file_meta.TransferSyntaxUID == pydicom.uid.RLELossless
             assert pixels.min() >= 0 and pixels.max() <= 255 and corner < 60
             seen.add("16-bit")
@@ -303,6 +304,16 @@ def test_rsna_dicoms_decode_with_the_kaggle_tags(world, truth):
             seen.add("MONOCHROME2")
         assert truth["rsna"][path.stem]["view"] == ds.ViewPosition
     assert seen == {"MONOCHROME1", "MONOCHROME2", "16-bit"}
+
+
+@pytest.mark.parametrize("rle", [True, False])
+def test_16_bit_rsna_files_give_back_every_grey_level_through_the_rescale(rle):
+    plan = next(p for p in plan_rsna(0, get_scale("tiny")) if p.encoding == "int16")
+    grey = np.tile(np.arange(256, dtype=np.uint8), (1024, 4))
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(plan, grey, seed=0, rle=rle)))
+    expected = pydicom.uid.RLELossless if rle else pydicom.uid.ExplicitVRLittleEndian
+    assert ds.file_meta.TransferSyntaxUID == expected and ds.BitsStored == 12 and ds.pixel_array.max() <= 4095
+    np.testing.assert_array_equal(apply_modality_lut(ds.pixel_array, ds), grey)
 
 
 def test_rsna_boxes_from_a_real_label_file_are_kept_exactly(tmp_path):
@@ -314,6 +325,15 @@ def test_rsna_boxes_from_a_real_label_file_are_kept_exactly(tmp_path):
     assert {tuple(p.real_boxes) for p in plans} <= real
     data, boxes = draw_rsna((plans[0], 0, True))
     assert tuple(boxes) in real and data[128:132] == b"DICM"
+
+
+def test_bad_inputs_are_refused_with_a_clear_message(tmp_path):
+    wrong = tmp_path / "labels.csv"
+    wrong.write_text("patientId,Target\nabc,1\n")
+    with pytest.raises(DatasetFormatError, match=r"labels\.csv: missing columns \['height', 'width', 'x', 'y'\]"):
+        plan_rsna(0, get_scale("tiny"), wrong)
+    with pytest.raises(ValueError, match="unknown toy-world scale 'huge'; choose one of tiny, small, full"):
+        get_scale("huge")
 
 
 # ---- NLI ----------------------------------------------------------------------------------------

@@ -18,14 +18,16 @@ from msxr_bench.toyworld.scales import SCALES
               help="tiny = the committed fixture; small = thousands of training pairs; full = larger.")
 @click.option("--rsna-boxes", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A real stage_2_train_labels.csv(.zip): draw RSNA opacities at real box positions.")
-def toyworld_cmd(out: Path, seed: int, scale: str, rsna_boxes: Path | None) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that draw images (default: 1 for tiny, else up to 4 CPUs); files do not depend on it.")
+def toyworld_cmd(out: Path, seed: int, scale: str, rsna_boxes: Path | None, workers: int | None) -> None:
     """Generate the toy CXR world (images, reports, MS-CXR, RSNA, RadNLI, MedNLI) under OUT."""
     from msxr_bench.toyworld import generate
 
     if out.exists() and any(out.iterdir()):
         click.echo(f"note: {out} is not empty; files of the world are overwritten, other files are left as they are",
                    err=True)
-    summary = generate(out, seed=seed, scale=scale, rsna_boxes=rsna_boxes)
+    summary = generate(out, seed=seed, scale=scale, rsna_boxes=rsna_boxes, workers=workers)
     c = summary["counts"]
     m = c["mscxr"]
     click.echo(f"toy world (seed {seed}, scale {scale}) written to {out} in {summary['seconds']} s")

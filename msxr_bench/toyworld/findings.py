@@ -62,7 +62,16 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def _pick(rng: np.random.Generator, options, p=None):
-    return options[int(rng.choice(len(options), p=p))]
+    """One of `options`, uniformly or with probabilities `p` (one uniform draw either way)."""
+    r = rng.random()
+    if p is None:
+        return options[min(int(r * len(options)), len(options) - 1)]
+    total, acc = float(sum(p)), 0.0
+    for option, weight in zip(options, p):
+        acc += weight / total
+        if r < acc:
+            return option
+    return options[-1]
 
 
 def sample_finding(rng: np.random.Generator, category: str) -> Finding:
@@ -92,7 +101,7 @@ def sample_finding(rng: np.random.Generator, category: str) -> Finding:
         severity = _pick(rng, ("small", "moderate", "large"), p=(0.35, 0.45, 0.2))
         params["depth"] = {"small": 0.34, "moderate": 0.46, "large": 0.66}[severity] * _u(rng, 0.92, 1.08)
         params["meniscus"] = _u(rng, 0.12, 0.22)
-        params["amp"] = 0.22 if hard else _u(rng, 0.30, 0.36)
+        params["amp"] = 0.24 if hard else _u(rng, 0.33, 0.40)
         return Finding(category, side, "basal", severity, hard, params=params)
     if category == "Pneumothorax":
         zone = _pick(rng, ("apical", "lateral"), p=(0.65, 0.35))
@@ -137,6 +146,6 @@ def sample_findings(
 
 
 def count_weights(rng: np.random.Generator, weights: dict[int, float]) -> int:
+    """A count drawn with the given weights ({count: weight})."""
     counts = sorted(weights)
-    probs = np.array([weights[c] for c in counts], dtype=float)
-    return counts[int(rng.choice(len(counts), p=probs / probs.sum()))]
+    return _pick(rng, counts, [weights[c] for c in counts])

@@ -39,7 +39,11 @@ class UniqueIds:
         return self._unique(lambda: str(int(self.rng.integers(50_000_000, 60_000_000))))
 
     def dicom_id(self) -> str:
-        return self._unique(lambda: "-".join(self.rng.bytes(4).hex() for _ in range(5)))
+        def make() -> str:
+            raw = self.rng.bytes(20).hex()
+            return "-".join(raw[i:i + 8] for i in range(0, 40, 8))
+
+        return self._unique(make)
 
     def rsna_patient_id(self) -> str:
         return self._unique(lambda: str(uuid.UUID(bytes=self.rng.bytes(16), version=4)))

@@ -35,8 +35,8 @@ class Report:
     chexpert: dict  # column -> 1.0 / 0.0 / -1.0 (absent keys are blank)
 
 
-def sentence(p: Phrase, rng: np.random.Generator) -> str:
-    """A report sentence stating the phrase."""
+def sentence(p: Phrase, rng: np.random.Generator, used: set[str] | None = None) -> str:
+    """A report sentence stating the phrase (a wording not in `used`, which it updates, if possible)."""
     text = p.text
     be = "are" if p.plural else "is"
     if "," in text:
@@ -44,7 +44,10 @@ def sentence(p: Phrase, rng: np.random.Generator) -> str:
     else:
         options = ["{P}.", "There {be} {p}.", "{P} {be} noted.", "{P} {be} again seen.", "{P} {be} present.",
                    "Interval development of {p}.", "Findings are notable for {p}."]
-    template = pick(rng, options)
+    fresh = [o for o in options if o not in (used or ())]
+    template = pick(rng, fresh or options)
+    if used is not None:
+        used.add(template)
     inner = text if text.isupper() else text[0].lower() + text[1:]
     return template.format(P=text[0].upper() + text[1:], p=inner, be=be)
 
@@ -54,6 +57,8 @@ def _negatable(findings: list[Finding]) -> list[str]:
     blocked = set(present)
     if present & set(PATCH_CATEGORIES):  # do not deny an opacity's near-synonyms
         blocked |= set(PATCH_CATEGORIES)
+    if present & {"Atelectasis", "Edema"}:  # nor deny "opacity" when other opacities are present
+        blocked.add("Lung Opacity")
     return [c for c in MS_CXR_CATEGORIES if c not in blocked]
 
 
@@ -71,7 +76,8 @@ def make_report(findings: list[Finding], rng: np.random.Generator, view: str, ha
     if not findings and "Pneumonia" in candidates and "Pneumonia" not in negated and rng.random() < 0.6:
         negated.append("Pneumonia")  # counterfactual negatives teach "no evidence of pneumonia"
 
-    body = [sentence(p, rng) for p in phrases]
+    used: set[str] = set()
+    body = [sentence(p, rng, used) for p in phrases]
     if not any(f.category in PATCH_CATEGORIES + ("Edema",) for f in findings) and rng.random() < 0.7:
         clear = ("The lungs are otherwise clear.",) if findings else ("The lungs are clear.",
                                                                      "Lungs are well expanded and clear.")

@@ -7,7 +7,7 @@ pneumothorax); "Normal" ones none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +61,13 @@ def read_real_boxes(path: Path) -> list[list[tuple[float, float, float, float]]]
 
 
 def _opacities(rng: np.random.Generator, n: int) -> list[Finding]:
+    """`n` clearly visible pneumonia opacities in distinct lung zones (Kaggle boxed visible opacities)."""
     chosen: list[Finding] = []
     used: set = set()
     while len(chosen) < n:
         f = sample_finding(rng, "Pneumonia")
         if f.zone != "retrocardiac" and not (f.cells() & used):
-            chosen.append(f)
+            chosen.append(replace(f, hard=False, params={**f.params, "amp": float(rng.uniform(0.24, 0.3))}))
             used |= f.cells()
     return chosen
 

@@ -26,7 +26,9 @@ from msxr_bench.toyworld.render import render_frontal
 from msxr_bench.toyworld.rsna_plan import RSNA_SIZE, RsnaPlan
 from msxr_bench.toyworld.writers.common import jpeg_bytes, parallel_map, write_bytes, write_csv
 
-INT16_SLOPE, INT16_INTERCEPT = 0.0625, -4.0  # stored = 16 * grey + 64  ->  grey = stored * slope + intercept
+# 16-bit files: stored = 16 * grey + 15 (0 ... 4095, BitsStored 12)  ->  grey = stored * slope + intercept
+INT16_SCALE, INT16_OFFSET = 16, 15
+INT16_SLOPE, INT16_INTERCEPT = 1 / INT16_SCALE, -INT16_OFFSET / INT16_SCALE
 JPEG_QUALITY = 75
 
 
@@ -74,7 +76,7 @@ def dicom_bytes(plan: RsnaPlan, pixels: np.ndarray, seed: int, rle: bool = True)
         ds.PhotometricInterpretation = "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
         ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = str(INT16_INTERCEPT), str(INT16_SLOPE), "US"
-        stored = (pixels.astype(np.uint16) * 16 + 64).astype(np.uint16)
+        stored = pixels.astype(np.uint16) * INT16_SCALE + INT16_OFFSET
         if rle:
             ds.compress(RLELossless, stored, generate_instance_uid=False)
         else:
