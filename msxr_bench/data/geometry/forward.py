@@ -121,6 +121,7 @@ def preprocess(image: np.ndarray, geometry: Geometry) -> torch.Tensor:
         top, bottom, left, right = t.pad
         canvas = np.pad(small, [(top, bottom), (left, right)], mode="constant", constant_values=0)
     y0, x0 = t.crop_offset
-    cropped = np.ascontiguousarray(canvas[y0 : y0 + t.crop, x0 : x0 + t.crop])
+    # np.array copies: PIL's buffer is read-only and torch warns on non-writable arrays.
+    cropped = np.array(canvas[y0 : y0 + t.crop, x0 : x0 + t.crop], copy=True, order="C")
     x = torch.from_numpy(cropped).to(torch.float32).div(255)  # torchvision ToTensor
     return x.unsqueeze(0).repeat(geometry.channels, 1, 1)
