@@ -19,10 +19,16 @@ Examples:
   msxr-bench evaluate --model gloria --model-arg weights=gloria_resnet50.safetensors \\
       --task rsna-cls --task rsna-seg --data-root ~/data --split test --device cuda --precision bf16
   msxr-bench evaluate --model biovil --task ms-cxr --ms-cxr-version 1.1.0 --split test --save-heatmaps 20
+  msxr-bench evaluate --model biovil --task rsna-cls --task rsna-seg --data-root ~/data --cache-dir ~/.cache/msxr-eval
+  torchrun --nproc-per-node 4 -m msxr_bench evaluate --model biovil --task ms-cxr --data-root ~/data
 
 \b
 Data root layout: DATA_ROOT/ms-cxr/ + DATA_ROOT/mimic-cxr-jpg/ (ms-cxr), DATA_ROOT/rsna-pneumonia/
 (rsna-cls, rsna-seg), DATA_ROOT/radnli/ (radnli-zs). `msxr-bench toyworld` writes a synthetic one.
+Caches (--cache-dir, off by default): uint8 crops per geometry and image/text embeddings per model, keyed by
+the adapter's identity (name, version, weights sha256, geometry), precision, device type and the sha256 of each
+image file; a re-run, or rsna-seg after rsna-cls, reads them instead of decoding and encoding again.
+Under torchrun each process evaluates a shard of the images; rank 0 gathers the rows and writes the results.
 Exit status: 0 when every requested task ran or was skipped for a reason printed here (e.g. a model without
 patch embeddings on ms-cxr) and at least one ran; 1 when a task failed or nothing ran.
 """
@@ -72,11 +78,16 @@ patch embeddings on ms-cxr) and at least one ran; 1 when a task failed or nothin
               help="radnli (fine-tuning): at most this many epochs (default 20, early stopping on RadNLI dev).")
 @click.option("--truncate-long-phrases", is_flag=True,
               help="Cut texts longer than the text encoder's limit at a word boundary (recorded) instead of failing.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="MSXR_EVAL_CACHE", show_envvar=True,
+              help="Keep preprocessed images and image/text embeddings here and reuse them (default: no cache).")
+@click.option("--no-cache", is_flag=True, help="Ignore --cache-dir / MSXR_EVAL_CACHE: compute everything.")
 def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple[str, ...], data_root: Path,
                  splits: tuple[str, ...], ms_cxr_version: str, split_scheme: str, positive_prompt: tuple[str, ...],
                  negative_prompt: tuple[str, ...], output: Path, device: str, precision: str, batch_size: int,
                  num_workers: int, limit: int | None, seed: int, n_bootstrap: int, save_heatmaps: int,
-                 radnli_seeds: str | None, radnli_max_epochs: int | None, truncate_long_phrases: bool) -> None:
+                 radnli_seeds: str | None, radnli_max_epochs: int | None, truncate_long_phrases: bool,
+                 cache_dir: Path | None, no_cache: bool) -> None:
     """Evaluate a model on MS-CXR grounding, RSNA pneumonia classification/segmentation and RadNLI similarity.
 
     Prints a per-category table per task and writes one validated results JSON per task (with per-sample
@@ -84,12 +95,12 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
     """
     from msxr_bench.adapters.registry import AdapterLoadError, UnknownAdapterError, build_adapter, parse_model_args
     from msxr_bench.adapters.weights import WeightsUnavailableError
-    from msxr_bench.engine import RuntimeConfigError, resolve_runtime
-    from msxr_bench.tasks import EvalContext, TaskSkipped, evaluate_task, format_result
+    from msxr_bench.engine import RuntimeConfigError, distributed, resolve_runtime
 
     try:
         options = parse_model_args(model_args)
-        runtime = resolve_runtime(device, precision)
+        launch = distributed.from_environment()
+        runtime = resolve_runtime(distributed.rank_device(device, launch) if launch else device, precision)
         split_of = split_per_task(splits, task_names)
         seeds = tuple(int(x) for x in radnli_seeds.split(",")) if radnli_seeds else None
     except (ValueError, RuntimeConfigError) as exc:
@@ -98,30 +109,57 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
         adapter = build_adapter(model_name, **options)
     except (UnknownAdapterError, AdapterLoadError, WeightsUnavailableError, ValueError, OSError) as exc:
         raise click.ClickException(f"cannot build model {model_name!r}: {exc}") from exc
+    if launch:
+        distributed.start(launch, runtime.device)
+    try:
+        run_tasks(adapter, model_name, options, runtime, launch, task_names, split_of, data_root=data_root,
+                  mscxr_version=ms_cxr_version, split_scheme=split_scheme,
+                  positive_prompts=positive_prompt or None, negative_prompts=negative_prompt or None,
+                  batch_size=batch_size, num_workers=num_workers, limit=limit, seed=seed, n_bootstrap=n_bootstrap,
+                  truncate_long_phrases=truncate_long_phrases, save_heatmaps=save_heatmaps, output=output,
+                  seeds=seeds, max_epochs=radnli_max_epochs, cache_dir=None if no_cache else cache_dir)
+    finally:
+        distributed.stop()
+
+
+def run_tasks(adapter, model_name: str, options: dict, runtime, launch, task_names: tuple[str, ...],
+              split_of: dict[str, str], *, output: Path, cache_dir: Path | None, **context) -> None:
+    """Run each task (this process's shard under torchrun), print its table and timings, write its JSON."""
+    from msxr_bench.engine import distributed, profile
+    from msxr_bench.tasks import EvalContext, TaskSkipped, evaluate_task, format_result
+
+    cache = None
+    if cache_dir is not None:
+        from msxr_bench.cache import EvalCache
+
+        cache = EvalCache(cache_dir)
+    lead = launch is None or launch.rank == 0
     out_dir = output / model_name
     ctx = EvalContext(
-        adapter=adapter, adapter_name=model_name, adapter_options=options, runtime=runtime, data_root=data_root,
-        mscxr_version=ms_cxr_version, split_scheme=split_scheme,
-        positive_prompts=positive_prompt or None, negative_prompts=negative_prompt or None,
-        batch_size=batch_size, num_workers=num_workers, limit=limit, seed=seed, n_bootstrap=n_bootstrap,
-        truncate_long_phrases=truncate_long_phrases, save_heatmaps=save_heatmaps,
-        heatmap_dir=out_dir / "heatmaps", argv=list(sys.argv), seeds=seeds, max_epochs=radnli_max_epochs,
+        adapter=adapter, adapter_name=model_name, adapter_options=options, runtime=runtime,
+        heatmap_dir=out_dir / "heatmaps", argv=list(sys.argv), cache=cache, progress=lead, **context,
     )
+    if launch:
+        ctx = replace(ctx, rank=launch.rank, world_size=launch.world_size, gather=distributed.gather)
+    say = click.echo if lead else (lambda *args, **kwargs: None)
+    shards = f", rank {launch.rank} of {launch.world_size}" if launch else ""
     ran, failed = [], []
     for name in dict.fromkeys(task_names):
-        click.echo(f"== {name} ({model_name}, {runtime.device}, {runtime.precision})", err=True)
+        say(f"== {name} ({model_name}, {runtime.device}, {runtime.precision}{shards})", err=True)
+        profile.reset()
         try:
-            result, path = evaluate_task(TASKS[name], replace(ctx, split=split_of.get(name)), out_dir)
+            result, path = evaluate_task(TASKS[name], replace(ctx, split=split_of.get(name)), out_dir if lead else None)
         except TaskSkipped as exc:
-            click.echo(f"skipped {name}: {exc}", err=True)
+            say(f"skipped {name}: {exc}", err=True)
             continue
         except (ValueError, OSError) as exc:  # data / configuration errors carry clear messages
-            click.echo(f"error in {name}: {type(exc).__name__}: {exc}", err=True)
+            say(f"error in {name}: {type(exc).__name__}: {exc}", err=True)
             failed.append(name)
             continue
         ran.append(name)
-        click.echo(format_result(result))
-        click.echo(f"wrote {path}", err=True)
+        say(format_result(result))
+        say(profile.format_summary(result.provenance.wall_time_s), err=True)
+        say(f"wrote {path}", err=True)
     if failed or not ran:
         why = f"failed: {', '.join(failed)}" if failed else "no task ran"
         raise click.ClickException(why)

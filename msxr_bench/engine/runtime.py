@@ -38,7 +38,8 @@ class Runtime:
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:
-        """`torch.inference_mode`, plus autocast when a reduced precision was asked for (CUDA only)."""
+        """`torch.inference_mode`, plus autocast when a reduced precision was asked for. `resolve_runtime`
+        allows that on CUDA only; a `Runtime` built directly autocasts on any device (CPU bf16 parity checks)."""
         with torch.inference_mode():
             if self.autocast:
                 with torch.autocast(device_type=self.device.type, dtype=AUTOCAST_DTYPES[self.precision]):
@@ -75,7 +76,10 @@ def prepare_adapter(adapter: EncoderAdapter, runtime: Runtime) -> EncoderAdapter
 
 
 def embeddings_to_float32(emb: ImageEmbeddings) -> ImageEmbeddings:
-    """Metrics run in float32 whatever precision the forward pass used."""
-    extras = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in emb.extras.items()}
-    patches = None if emb.patches is None else emb.patches.float()
-    return ImageEmbeddings(global_=emb.global_.float(), patches=patches, extras=extras)
+    """Metrics run in float32 whatever precision the forward pass used. Tensors are made contiguous, as
+    embeddings read back from a cache are: the similarity of a stored and of a fresh embedding then goes
+    through the same kernels and rounds the same way."""
+    extras = {k: v.float().contiguous() if torch.is_tensor(v) and v.is_floating_point() else v
+              for k, v in emb.extras.items()}
+    patches = None if emb.patches is None else emb.patches.float().contiguous()
+    return ImageEmbeddings(global_=emb.global_.float().contiguous(), patches=patches, extras=extras)

@@ -6,13 +6,18 @@ word boundary and recorded; it is never cut silently by a tokenizer.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
 from msxr_bench.adapters.base import EncoderAdapter
+from msxr_bench.engine import profile
 from msxr_bench.engine.runtime import Runtime
+
+if TYPE_CHECKING:
+    from msxr_bench.cache import EvalCache
 
 
 class PhraseTooLongError(ValueError):
@@ -79,24 +84,40 @@ class TextLengthPolicy:
 
 
 class TextEmbeddingMemo:
-    """Embeds each unique text once (in batches) and keeps the float32 embeddings on the run's device.
-
-    A cache can wrap `_encode` (texts -> [N, D]) without changing callers.
+    """Embeds each unique text once (in batches of similar length) and keeps the float32 embeddings on the
+    run's device; with `cache`, embeddings stored by an earlier run of the same adapter are read instead.
     """
 
-    def __init__(self, adapter: EncoderAdapter, runtime: Runtime, policy: TextLengthPolicy, batch_size: int = 64):
+    def __init__(self, adapter: EncoderAdapter, runtime: Runtime, policy: TextLengthPolicy, batch_size: int = 64,
+                 cache: "EvalCache | None" = None):
         self.adapter, self.runtime, self.policy, self.batch_size = adapter, runtime, policy, batch_size
         self._memo: dict[str, torch.Tensor] = {}
         self._prompt_memo: dict[tuple[str, ...], torch.Tensor] = {}
+        self.store = cache.texts(adapter, runtime.device, runtime.precision) if cache is not None else None
+        self.stats = {"text hits": 0, "texts encoded": 0}
 
     def _encode(self, texts: list[str]) -> torch.Tensor:
-        with self.runtime.inference():
-            out = self.adapter.encode_texts(texts, normalize=True)
-        return out.float().to(self.runtime.device)
+        """[N, D] float32 on the run's device: stored embeddings where the cache has them, else the adapter's."""
+        found = [self.store.get(t) if self.store is not None else None for t in texts]
+        todo = [i for i, e in enumerate(found) if e is None]
+        self.stats["text hits"] += len(texts) - len(todo)
+        self.stats["texts encoded"] += len(todo)
+        if len(texts) > len(todo):
+            profile.tally("text hits", len(texts) - len(todo))
+        if todo:
+            profile.tally("texts encoded", len(todo))
+        if todo:
+            with profile.stage("texts"), self.runtime.inference():
+                out = self.adapter.encode_texts([texts[i] for i in todo], normalize=True).float()
+            for k, i in enumerate(todo):
+                found[i] = out[k]
+                if self.store is not None:
+                    self.store.put(texts[i], out[k])
+        return torch.stack([e.to(self.runtime.device, non_blocking=True) for e in found])
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         """[N, D] embeddings of `texts` (in order); each unique text is encoded at most once per run."""
-        missing = sorted({t for t in texts if t not in self._memo})
+        missing = sorted({t for t in texts if t not in self._memo}, key=lambda t: (len(t), t))  # less padding
         if missing:
             to_encode = [self.policy.apply(t) for t in missing]  # raise before any encoding
             for start in range(0, len(missing), self.batch_size):
@@ -112,7 +133,12 @@ class TextEmbeddingMemo:
         key = tuple(prompts)
         if key not in self._prompt_memo:
             applied = [self.policy.apply(p) for p in prompts]
-            with self.runtime.inference():
-                emb = self.adapter.embed_prompt_list(applied)
-            self._prompt_memo[key] = emb.float().to(self.runtime.device)
+            name = "\0prompt list\0" + json.dumps(applied)  # cannot collide with a single text
+            emb = self.store.get(name) if self.store is not None else None
+            if emb is None:
+                with profile.stage("texts"), self.runtime.inference():
+                    emb = self.adapter.embed_prompt_list(applied).float()
+                if self.store is not None:
+                    self.store.put(name, emb)
+            self._prompt_memo[key] = emb.to(self.runtime.device)
         return self._prompt_memo[key]

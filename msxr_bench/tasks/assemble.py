@@ -75,6 +75,12 @@ def gather_scores(ctx: EvalContext, scores: dict, failures: list[ImageFailure]) 
     return merged, all_failures
 
 
+def gathered_names(ctx: EvalContext, names: Sequence[str]) -> list[str]:
+    """Sorted names produced by every rank (e.g. heatmap files each rank wrote for its shard)."""
+    parts = ctx.gather(list(names)) if ctx.gather is not None else [list(names)]
+    return sorted({n for part in parts for n in part})
+
+
 def image_failure_report(failures: Sequence[ImageFailure], sample_ids_by_image: dict[str, list[str]]) -> SkipReport:
     """One skip per sample whose image is missing or unreadable, every one listed (sample id and path)."""
     report = SkipReport(source="images", max_examples=ALL_EXAMPLES)

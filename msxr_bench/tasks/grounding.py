@@ -11,17 +11,18 @@ import torch
 from msxr_bench.data.geometry import effective_placement
 from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
 from msxr_bench.data.types import MS_CXR_CATEGORIES
-from msxr_bench.engine import ImageItem, TextEmbeddingMemo, TextLengthPolicy, prepare_adapter
+from msxr_bench.engine import ImageItem, TextLengthPolicy, prepare_adapter
 from msxr_bench.metrics import BOX_RULE, NAN_POLICY, STATUS_FLAGS, status_counts
 from msxr_bench.metrics.aggregation import group_index, macro_mean, micro_mean
 from msxr_bench.results import DatasetInfo, Metric, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric, category_table
 from msxr_bench.tasks.assemble import (
-    RunClock, apply_limit, build_result, file_record, image_failure_report, sample_ids_sha256,
+    RunClock, apply_limit, build_result, file_record, gathered_names, image_failure_report, sample_ids_sha256,
 )
 from msxr_bench.tasks.heatmaps import HeatmapWriter
 from msxr_bench.tasks.map_scoring import MapRequest, score_map_requests
 from msxr_bench.tasks.maps import GridScoring, adapter_placement
+from msxr_bench.tasks.providers import text_memo
 from msxr_bench.tasks.sensitivity import DRAW_RULE, draw_wrong_phrases
 from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
 
@@ -55,7 +56,9 @@ def run_ms_cxr(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     wrong = draw_wrong_phrases(samples, loaded, ctx.seed)
     texts = sorted({s.phrase for s in samples} | {w[0] for w in wrong.values() if w is not None})
     policy = TextLengthPolicy.for_adapter(adapter, ctx.truncate_long_phrases)
-    table = TextEmbeddingMemo(adapter, ctx.runtime, policy, batch_size=max(ctx.batch_size, 32)).embed(texts)
+    for text in texts:
+        policy.apply(text)  # a text that is too long fails the run now, before any image work
+    memo = text_memo(ctx, adapter, policy, batch_size=max(ctx.batch_size, 32))
     row_of = {t: i for i, t in enumerate(texts)}
     requests = []
     for s in samples:
@@ -70,7 +73,8 @@ def run_ms_cxr(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
         first = [s.sample_id for s in samples[: ctx.save_heatmaps]]
         titles = {s.sample_id: f"{s.category}: {s.phrase}" for s in samples}
         writer = HeatmapWriter(ctx.heatmap_dir, spec.name, first, titles, adapter.geometry, scoring.placement)
-    scores, failures = score_map_requests(requests, table, ctx, adapter, scoring, thresholds, on_map=writer)
+    scores, failures = score_map_requests(requests, lambda: memo.embed(texts), ctx, adapter, scoring, thresholds,
+                                          on_map=writer)
 
     rows = []
     for s in samples:
@@ -134,7 +138,7 @@ def run_ms_cxr(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
         "aggregates": summaries,
         "ci": f"{spec.defaults['ci_method']} stratified by category, {ctx.n_bootstrap} resamples, seed {ctx.seed}",
         "truncated_texts": policy.record(),
-        "heatmaps": [p.name for p in writer.written] if writer else [],
+        "heatmaps": gathered_names(ctx, [p.name for p in writer.written]) if writer else [],
     }
     sample_ids_by_image: dict[str, list[str]] = {}
     for s in samples:

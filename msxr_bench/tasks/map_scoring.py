@@ -14,10 +14,12 @@ import torch
 from msxr_bench.adapters.base import EncoderAdapter
 from msxr_bench.data.geometry import AxisMap, axis_map
 from msxr_bench.data.types import Box
-from msxr_bench.engine.images import ImageFailure, ImageItem, ModelImageEmbeddings, shard
+from msxr_bench.engine import profile
+from msxr_bench.engine.images import ImageFailure, ImageItem, shard
 from msxr_bench.metrics import grounding_scores
 from msxr_bench.tasks.assemble import gather_scores
 from msxr_bench.tasks.maps import GridScoring, GridStream
+from msxr_bench.tasks.providers import image_provider
 from msxr_bench.tasks.spec import EvalContext
 
 FLUSH_EVERY = 256  # requests scored per metrics call
@@ -53,13 +55,15 @@ def boxes_in_image(request: MapRequest, size: tuple[int, int]) -> tuple[Box, ...
 
 
 def score_map_requests(
-    requests: Sequence[MapRequest], text_table: torch.Tensor, ctx: EvalContext, adapter: EncoderAdapter,
-    scoring: GridScoring, thresholds: Sequence[float], on_map: OnMap | None = None,
+    requests: Sequence[MapRequest], text_table: torch.Tensor | Callable[[], torch.Tensor], ctx: EvalContext,
+    adapter: EncoderAdapter, scoring: GridScoring, thresholds: Sequence[float], on_map: OnMap | None = None,
 ) -> tuple[dict[tuple[str, str], MapScore], list[ImageFailure]]:
     """{(sample_id, role): MapScore} for every request whose image decoded, and the image failures.
 
     Each unique image is decoded and encoded once (this process's shard of them; `ctx.gather` merges the
     shards' scores); `on_map` sees every processed grid right after it is scored (heatmap pictures).
+    `text_table` may be a function computing it: it is called once the image workers have started, so
+    that decoding overlaps the text encoder.
     """
     by_image: dict[str, list[MapRequest]] = {}
     items: dict[str, ImageItem] = {}
@@ -67,9 +71,8 @@ def score_map_requests(
         by_image.setdefault(r.image.key, []).append(r)
         items.setdefault(r.image.key, r.image)
     mine = shard(list(items.values()), ctx.rank, ctx.world_size)
-    provider = ctx.image_provider or ModelImageEmbeddings(
-        adapter, ctx.runtime, ctx.batch_size, ctx.num_workers, progress="images" if ctx.progress else None)
-    stream = GridStream(adapter, provider, text_table)
+    batches = image_provider(ctx, adapter).batches(mine)  # the DataLoader workers start decoding now,
+    stream = GridStream(adapter, text_table() if callable(text_table) else text_table)  # beside the texts
     texts_per_image = {key: sorted({r.text for r in rs}) for key, rs in by_image.items()}
 
     scores: dict[tuple[str, str], MapScore] = {}
@@ -78,8 +81,9 @@ def score_map_requests(
     def flush() -> None:
         if not pending:
             return
-        got = grounding_scores(torch.stack([p[2] for p in pending]), [p[3] for p in pending],
-                               [p[4] for p in pending], thresholds)
+        with profile.stage("metrics"):
+                got = grounding_scores(torch.stack([p[2] for p in pending]), [p[3] for p in pending],
+                                   [p[4] for p in pending], thresholds)
         for k, (req, size, grid, _, _) in enumerate(pending):
             score = MapScore(float(got.cnr[k]), float(got.cnr_signed[k]), tuple(got.iou[k].tolist()),
                              tuple(got.dice[k].tolist()), int(got.status[k]))
@@ -88,10 +92,11 @@ def score_map_requests(
                 on_map(req, size, grid, score)
         pending.clear()
 
-    for item, size, grids in stream(mine, texts_per_image):
-        amap = axis_map(adapter.geometry, size[0], size[1], scoring.placement)
-        for req in by_image[item.key]:
-            pending.append((req, size, scoring.apply(grids[req.text], amap), amap, boxes_in_image(req, size)))
+    for item, size, grids in stream(batches, texts_per_image):
+        with profile.stage("maps"):
+            amap = axis_map(adapter.geometry, size[0], size[1], scoring.placement)
+            for req in by_image[item.key]:
+                pending.append((req, size, scoring.apply(grids[req.text], amap), amap, boxes_in_image(req, size)))
         if len(pending) >= FLUSH_EVERY:
             flush()
     flush()

@@ -7,40 +7,41 @@ Only grids ([h, w]) are produced; full-resolution maps are built for pictures on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator
 
 import torch
 
 from msxr_bench.adapters.base import EncoderAdapter
 from msxr_bench.data.geometry import AxisMap, smooth_grid
-from msxr_bench.engine.images import ImageEmbeddingProvider, ImageFailure, ImageItem
+from msxr_bench.engine import profile
+from msxr_bench.engine.images import ImageBatch, ImageFailure, ImageItem
 from msxr_bench.metrics import minmax_rescale
 from msxr_bench.tasks.spec import TaskSkipped
 
 
 @dataclass
 class GridStream:
-    """Yields (item, original size (H, W), {text index: grid [h, w] float32}) per decoded image.
+    """Yields (item, original size (H, W), {text index: grid [h, w] float32}) per decoded image of a stream
+    of image batches (a provider's `batches(items)`).
 
     `requests[item.key]` lists indices into `text_table` ([N, D] text embeddings). Grids come from
     `adapter.similarity_grid` on whole batches (fp32 embeddings, no autocast). Failures are collected.
     """
 
     adapter: EncoderAdapter
-    provider: ImageEmbeddingProvider
     text_table: torch.Tensor
     failures: list[ImageFailure] = field(default_factory=list)
 
-    def __call__(self, items: Sequence[ImageItem], requests: dict[str, list[int]]) -> Iterator[
+    def __call__(self, batches: Iterable[ImageBatch], requests: dict[str, list[int]]) -> Iterator[
             tuple[ImageItem, tuple[int, int], dict[int, torch.Tensor]]]:
-        for batch in self.provider.batches(items):
+        for batch in batches:
             self.failures.extend(batch.failures)
             if not batch.items:
                 continue
             if batch.embeddings is None or batch.embeddings.patches is None:
                 raise TaskSkipped(f"{self.adapter.meta.name} returns no patch embeddings: grounding is not available")
             wanted = sorted({t for item in batch.items for t in requests[item.key]})
-            with torch.inference_mode():
+            with profile.stage("maps"), torch.inference_mode():
                 grids = self.adapter.similarity_grid(batch.embeddings, self.text_table[wanted]).float()
             column = {t: k for k, t in enumerate(wanted)}
             for b, (item, size) in enumerate(zip(batch.items, batch.sizes)):

@@ -9,10 +9,11 @@ from __future__ import annotations
 import torch
 
 from msxr_bench.data.nli import find_nli_file, load_nli
-from msxr_bench.engine import TextEmbeddingMemo, TextLengthPolicy, prepare_adapter
+from msxr_bench.engine import TextLengthPolicy, prepare_adapter
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric, group_mean
 from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, file_record, sample_ids_sha256
+from msxr_bench.tasks.providers import text_memo
 from msxr_bench.tasks.spec import EvalContext, TaskSpec
 
 
@@ -27,7 +28,7 @@ def run_radnli_zs(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
 
     adapter = prepare_adapter(ctx.adapter, ctx.runtime)
     policy = TextLengthPolicy.for_adapter(adapter, ctx.truncate_long_phrases)
-    memo = TextEmbeddingMemo(adapter, ctx.runtime, policy, batch_size=max(ctx.batch_size, 32))
+    memo = text_memo(ctx, adapter, policy, batch_size=max(ctx.batch_size, 32))
     premises = memo.embed([p.premise for p in pairs])
     hypotheses = memo.embed([p.hypothesis for p in pairs])
     cosine = (premises * hypotheses).sum(-1).double().cpu()  # embeddings are L2-normalised

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import torch
 
-from msxr_bench.engine import (
-    ImageItem, ModelImageEmbeddings, TextEmbeddingMemo, TextLengthPolicy, prepare_adapter, shard,
-)
+from msxr_bench.engine import ImageItem, TextLengthPolicy, prepare_adapter, shard
 from msxr_bench.metrics.classification import auroc, binary_metrics_at, f1_max_threshold
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric
 from msxr_bench.tasks.assemble import (
     RunClock, apply_limit, build_result, gather_scores, image_failure_report, sample_ids_sha256,
 )
+from msxr_bench.tasks.providers import image_provider, text_memo
 from msxr_bench.tasks.rsna_data import select_rsna
 from msxr_bench.tasks.spec import EvalContext, TaskSpec
 
@@ -37,17 +36,18 @@ def run_rsna_cls(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     samples = apply_limit(sel.samples, ctx.limit, f"RSNA split {sel.split!r} ({sel.files.labels})")
     adapter = prepare_adapter(ctx.adapter, ctx.runtime)
     policy = TextLengthPolicy.for_adapter(adapter, ctx.truncate_long_phrases)
-    memo = TextEmbeddingMemo(adapter, ctx.runtime, policy)
+    memo = text_memo(ctx, adapter, policy)
     pos_prompts, neg_prompts = prompts(ctx, spec)
-    direction = torch.stack([memo.embed_prompt_list(pos_prompts), memo.embed_prompt_list(neg_prompts)])  # [2, D]
+    for prompt in pos_prompts + neg_prompts:
+        policy.apply(prompt)  # a prompt that is too long fails the run now, before any image work
 
     by_key = {s.patient_id: s for s in samples}
     items = shard([ImageItem(s.patient_id, s.image_path) for s in samples], ctx.rank, ctx.world_size)
-    provider = ctx.image_provider or ModelImageEmbeddings(
-        adapter, ctx.runtime, ctx.batch_size, ctx.num_workers, progress="images" if ctx.progress else None)
+    batches = image_provider(ctx, adapter).batches(items)  # the DataLoader workers start decoding now,
+    direction = torch.stack([memo.embed_prompt_list(pos_prompts), memo.embed_prompt_list(neg_prompts)])  # [2, D]
     cos: dict[str, tuple[float, float]] = {}
     failures = []
-    for batch in provider.batches(items):
+    for batch in batches:
         failures.extend(batch.failures)
         if batch.embeddings is not None:
             sims = (batch.embeddings.global_ @ direction.T).double().cpu()  # [B, 2]

@@ -10,15 +10,18 @@ from __future__ import annotations
 import torch
 
 from msxr_bench.data.geometry import effective_placement
-from msxr_bench.engine import ImageItem, TextEmbeddingMemo, TextLengthPolicy, prepare_adapter
+from msxr_bench.engine import ImageItem, TextLengthPolicy, prepare_adapter
 from msxr_bench.metrics import BOX_RULE, NAN_POLICY, STATUS_FLAGS, status_counts
 from msxr_bench.metrics.aggregation import micro_mean
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric
-from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, image_failure_report, sample_ids_sha256
+from msxr_bench.tasks.assemble import (
+    RunClock, apply_limit, build_result, gathered_names, image_failure_report, sample_ids_sha256,
+)
 from msxr_bench.tasks.heatmaps import HeatmapWriter
 from msxr_bench.tasks.map_scoring import MapRequest, score_map_requests
 from msxr_bench.tasks.maps import GridScoring, adapter_placement
+from msxr_bench.tasks.providers import text_memo
 from msxr_bench.tasks.rsna_cls import prompts
 from msxr_bench.tasks.rsna_data import BOX_FRAME, select_rsna
 from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
@@ -36,7 +39,9 @@ def run_rsna_seg(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     adapter = prepare_adapter(adapter, ctx.runtime)
     policy = TextLengthPolicy.for_adapter(adapter, ctx.truncate_long_phrases)
     pos_prompts, _ = prompts(ctx, spec)
-    table = TextEmbeddingMemo(adapter, ctx.runtime, policy).embed_prompt_list(pos_prompts)[None]  # [1, D]
+    for prompt in pos_prompts:
+        policy.apply(prompt)  # a prompt that is too long fails the run now, before any image work
+    memo = text_memo(ctx, adapter, policy)
     low, high = spec.defaults["rescale"]
     placement = adapter_placement(adapter, spec.defaults["placement"])
     scoring = GridScoring(adapter.geometry.smoothing_sigma, (float(low), float(high)), placement)
@@ -48,7 +53,8 @@ def run_rsna_seg(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
         writer = HeatmapWriter(ctx.heatmap_dir, spec.name, [s.patient_id for s in samples[: ctx.save_heatmaps]],
                                {s.patient_id: " / ".join(pos_prompts) for s in samples}, adapter.geometry, placement,
                                value_range=(low, high))
-    scores, failures = score_map_requests(requests, table, ctx, adapter, scoring, (threshold,), on_map=writer)
+    scores, failures = score_map_requests(requests, lambda: memo.embed_prompt_list(pos_prompts)[None], ctx, adapter,
+                                          scoring, (threshold,), on_map=writer)  # text table [1, D]
 
     rows = [{"sample_id": s.patient_id, "n_boxes": len(s.boxes), "iou": scores[(s.patient_id, "right")].iou[0],
              "dice": scores[(s.patient_id, "right")].dice[0], "cnr": scores[(s.patient_id, "right")].cnr,
@@ -83,7 +89,7 @@ def run_rsna_seg(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
         "split": sel.split_record,
         "ci": f"{spec.defaults['ci_method']}, {ctx.n_bootstrap} resamples, seed {ctx.seed}",
         "truncated_texts": policy.record(),
-        "heatmaps": [p.name for p in writer.written] if writer else [],
+        "heatmaps": gathered_names(ctx, [p.name for p in writer.written]) if writer else [],
     }
     skipped = [sel.loader_skips, image_failure_report(failures, {s.patient_id: [s.patient_id] for s in samples})]
     return build_result(spec, ctx, clock, dataset=dataset, scoring=record, metrics=metrics, samples=rows,

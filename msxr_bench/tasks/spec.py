@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 if TYPE_CHECKING:
     from msxr_bench.adapters.base import EncoderAdapter
+    from msxr_bench.cache import EvalCache
     from msxr_bench.engine import ImageEmbeddingProvider, Runtime
     from msxr_bench.results import TaskResult
 
@@ -84,7 +85,8 @@ class EvalContext:
     world_size: int = 1
     # multi-process runs: obj -> [obj of every rank] (e.g. torch.distributed.all_gather_object); None = 1 process
     gather: "Callable[[Any], list[Any]] | None" = None
-    image_provider: "ImageEmbeddingProvider | None" = None  # None = ModelImageEmbeddings (no cache)
+    image_provider: "ImageEmbeddingProvider | None" = None  # None = ModelImageEmbeddings (with `cache`)
+    cache: "EvalCache | None" = None  # on-disk pixels/embeddings cache; None = compute everything
     # radnli (fine-tuning) only; None = the spec's defaults
     seeds: tuple[int, ...] | None = None
     max_epochs: int | None = None
