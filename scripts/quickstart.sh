@@ -9,5 +9,6 @@ OUT=${1:-runs/quickstart}
 .venv/bin/msxr-bench evaluate \
   --model biovil --model-arg checkpoint=fixtures/models/tiny-biovil \
   --task ms-cxr --task rsna-cls --task rsna-seg --task radnli-zs \
+  --split rsna-cls=all --split rsna-seg=all \
   --data-root fixtures/toyworld --output "$OUT" --save-heatmaps 6 --num-workers 2
 echo "Results: $OUT/biovil/*.json; heatmaps: $OUT/biovil/heatmaps/"
