@@ -86,6 +86,15 @@ def all_sum(ctx: DistributedContext, values: list[float]) -> list[float]:
     return t.tolist()
 
 
+def sync_buffers(ctx: DistributedContext, module: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every process. DDP broadcasts them before each
+    forward, so after a step every replica holds its own batch's statistics; validation and checkpoints use
+    rank 0's, as the next forward would."""
+    if ctx.distributed:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
 def gather_objects(ctx: DistributedContext, obj: Any) -> list[Any]:
     """Every process's `obj`, in rank order (e.g. RNG states for a checkpoint written by rank 0)."""
     if not ctx.distributed:

@@ -150,6 +150,7 @@ def _train(opts: TrainOptions, ctx: dist_ctx.DistributedContext) -> Path:
     description = f"{opts.model} ({opts.config} config) trained with msxr-bench on {', '.join(training_data)}"
 
     def save() -> None:
+        dist_ctx.sync_buffers(ctx, module)
         rngs = dist_ctx.gather_objects(ctx, capture_rng())
         fingerprints = dist_ctx.gather_objects(ctx, parameter_fingerprint(module))
         files.log({"step": step, "event": "checkpoint", "replica_fingerprints": fingerprints})
@@ -209,6 +210,7 @@ def _train(opts: TrainOptions, ctx: dist_ctx.DistributedContext) -> Path:
             progress.update(1)
             progress.set_postfix(loss=f"{record['loss']:.3f}")
             if val_set is not None and (step % val_every == 0 or step == total):
+                dist_ctx.sync_buffers(ctx, module)
                 val = validation_loss(module, val_set, collate, s, ctx)
                 files.log({"step": step, "split": "validate", **val})
                 if not steps_per_batch(scheduler) and "loss" in val:
