@@ -182,3 +182,21 @@ def test_rsna_seg_reads_what_rsna_cls_stored(toyworld_root: Path, tmp_path: Path
     profile.reset()
     seg = evaluate_task(TASKS["rsna-seg"], EvalContext(**base))[0]
     assert profile.TALLIES.get("decoded", 0) == 0 and profile.TALLIES["embedding hits"] == len(seg.samples) > 0
+
+
+def test_cli_cache_dir_and_no_cache(toyworld_root: Path, tmp_path: Path, test_adapters, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from msxr_bench.cli import main
+
+    args = ["evaluate", "--model", "test-random-cnn", "--task", "rsna-cls", "--split", "all", "--data-root",
+            str(toyworld_root), "--output", str(tmp_path / "out"), "--num-workers", "0", "--bootstrap", "0"]
+    monkeypatch.setenv("MSXR_EVAL_CACHE", str(tmp_path / "env-cache"))
+    off = CliRunner().invoke(main, [*args, "--no-cache"])
+    assert off.exit_code == 0, off.output
+    assert not (tmp_path / "env-cache").exists() and "embedding hits" not in off.output
+    cold = CliRunner().invoke(main, args)  # the environment variable turns the cache on
+    assert cold.exit_code == 0 and "decoded 24" in cold.output
+    warm = CliRunner().invoke(main, [*args, "--cache-dir", str(tmp_path / "env-cache")])
+    assert warm.exit_code == 0 and "embedding hits 24" in warm.output and "decoded" not in warm.output
+    assert len(list((tmp_path / "env-cache").glob("v1/images/*/*/*.safetensors"))) == 24

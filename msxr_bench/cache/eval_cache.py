@@ -12,6 +12,7 @@ model (116 KB for BioViL), well under 1 KB per text.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,15 @@ if TYPE_CHECKING:
     from msxr_bench.adapters.base import EncoderAdapter, Geometry, ImageEmbeddings
 
 LAYOUT = "v1"
+log = logging.getLogger(__name__)
+
+
+def _store(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Best effort: a cache that cannot be written (full disk, read-only folder) slows a run, never fails it."""
+    try:
+        save_entry(path, tensors, metadata)
+    except OSError as exc:
+        log.warning("cache entry not written (%s): %s", path, exc)
 
 
 def _entry(folder: Path, sha: str) -> Path:
@@ -56,8 +66,8 @@ class ImageCacheView:
         return _size(got[1]), got[0]["crop"].numpy()
 
     def put_pixels(self, sha: str, size: tuple[int, int], crop: np.ndarray) -> None:
-        save_entry(_entry(self.pixels_dir, sha), {"crop": torch.from_numpy(np.ascontiguousarray(crop))},
-                   {"size": f"{size[0]},{size[1]}"})
+        _store(_entry(self.pixels_dir, sha), {"crop": torch.from_numpy(np.ascontiguousarray(crop))},
+               {"size": f"{size[0]},{size[1]}"})
 
     def get_embedding(self, sha: str) -> tuple[tuple[int, int], dict[str, torch.Tensor]] | None:
         if not self.embeddings:
@@ -68,7 +78,7 @@ class ImageCacheView:
         return _size(got[1]), got[0]
 
     def put_embedding(self, sha: str, size: tuple[int, int], tensors: dict[str, torch.Tensor]) -> None:
-        save_entry(_entry(self.embeddings_dir, sha), tensors, {"size": f"{size[0]},{size[1]}"})
+        _store(_entry(self.embeddings_dir, sha), tensors, {"size": f"{size[0]},{size[1]}"})
 
 
 def embedding_tensors(emb: "ImageEmbeddings", b: int) -> dict[str, torch.Tensor] | None:
@@ -105,8 +115,8 @@ class TextCacheView:
         return None if got is None or "embedding" not in got[0] else got[0]["embedding"]
 
     def put(self, text: str, embedding: torch.Tensor) -> None:
-        save_entry(_entry(self.folder, keys.text_sha256(text)), {"embedding": embedding.float()},
-                   {"text": text[:200].replace("\0", " ")})
+        _store(_entry(self.folder, keys.text_sha256(text)), {"embedding": embedding.float()},
+               {"text": text[:200].replace("\0", " ")})
 
 
 class EvalCache:

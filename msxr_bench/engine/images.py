@@ -117,7 +117,7 @@ class ImageDecodeDataset(Dataset):
             return rec
         rec["size"], rec["crop"], rec["source"] = tuple(image.shape[:2]), torch.from_numpy(crop), "decoded"
         if rec["sha"] is not None:
-            clock("cache write", self.cache.put_pixels, rec["sha"], rec["size"], crop)
+            clock("pixel write", self.cache.put_pixels, rec["sha"], rec["size"], crop)
         return rec
 
 
@@ -242,7 +242,7 @@ class ModelImageEmbeddings:
                 with self.runtime.inference():
                     embeddings = embeddings_to_float32(self.adapter.encode_images(pixels))
             if self.view is not None and self.view.embeddings:
-                with profile.stage("cache write"):
+                with profile.stage("embedding write"):
                     self._store(embeddings, [r["sha"] for r in crops], [r["size"] for r in crops])
         return ImageBatch([items[r["index"]] for r in crops], [r["size"] for r in crops], embeddings, failures)
 

@@ -3,7 +3,7 @@
 The engine and the tasks wrap their stages in `stage(name)`; decode and resize happen in DataLoader
 workers, which report their own seconds with each image (`add`). `PROFILE` is process-wide and cheap
 (two `perf_counter` calls per stage); `reset()` starts a new account, `summary()` reads it.
-Worker stages (hash, decode, resize, cache read, pixel cache writes) are seconds spent in parallel to the
+Worker stages (hash, decode, resize, cache read, pixel write) are seconds spent in parallel to the
 main process, not wall time; "wait" is the main process waiting for them.
 """
 
@@ -16,7 +16,8 @@ from typing import Iterator
 PROFILE: dict[str, float] = {}
 COUNTS: dict[str, int] = {}
 TALLIES: dict[str, int] = {}  # events: cache hits, images decoded, texts encoded
-ORDER = ("hash", "decode", "resize", "cache read", "cache write", "wait", "forward", "texts", "maps", "metrics")
+ORDER = ("hash", "decode", "resize", "cache read", "pixel write", "wait", "forward", "embedding write", "texts", "maps",
+         "metrics")
 
 
 def add(name: str, seconds: float, count: int = 1) -> None:
