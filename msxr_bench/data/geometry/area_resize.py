@@ -90,7 +90,7 @@ def _area_general(image: np.ndarray, scale_y: float, scale_x: float, out_h: int,
     in_h, in_w = image.shape
     xi, xa = _area_table(in_w, out_w, scale_x)
     yi, ya = _area_table(in_h, out_h, scale_y)
-    src = torch.from_numpy(np.ascontiguousarray(image)).to(torch.float32)
+    src = torch.tensor(image, dtype=torch.float32)  # a copy: the input may be a read-only view
     # Horizontal pass per source row: buf[dx] += S[si] * alpha, terms in table order (float32).
     buf = torch.zeros(in_h, out_w, dtype=torch.float32)
     for j in range(xi.shape[1]):
