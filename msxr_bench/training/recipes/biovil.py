@@ -5,8 +5,11 @@ when there is none) with its sentences shuffled (CXR-BERT's sentence-shuffling a
 paper: ResNet-50 (ImageNet init with --image-init), CXR-BERT-general init (--text-model, default the hub
 repo), joint dim 128, 512 -> 480 px. The paper's optimiser and augmentation values are recalled, not
 verified against released code (there is none): AdamW lr 2e-5, wd 0.01; affine ±30°/shear 15°, jitter 0.2.
-tiny: ResNet-10 of width 16 at 256 px (8x8 grid; BioViL's layer4 has stride 32), 2-layer BERT of width 128
-with the corpus vocabulary, joint dim 64, AdamW lr 1e-3 with warm-up and cosine decay.
+tiny: ResNet-10 of width 16 at 256 px (8x8 grid: BioViL's layer4 has stride 32, so 128 px would give 4x4),
+2-layer BERT of width 128 with the corpus vocabulary, joint dim 64, AdamW lr 1e-3 with warm-up and cosine decay
+over 1,200 steps. Tuned to learn the toy world in minutes: captions are one sentence of the impression, not the
+shuffled impression (single-phrase captions ground better; measured with width 8: whole impressions macro CNR
+0.66 / signed 0.33 after 600 steps, one sentence 0.85 / 0.41 after 900; width 16 lifted signed CNR to 0.83).
 """
 
 from __future__ import annotations
@@ -29,9 +32,13 @@ from msxr_bench.training.recipes.base import Recipe, RecipeSettings, mask_rng, s
 from msxr_bench.training.text import whole_word_mask
 
 TEXT_INIT_REPO = "microsoft/BiomedVLP-CXR-BERT-general"
-TINY_IMAGE = BioViLImageConfig(depth=10, width=8, joint_feature_size=64, imagenet_fc=False)
+TINY_IMAGE = BioViLImageConfig(depth=10, width=16, joint_feature_size=64, imagenet_fc=False)
 TINY_CROP = 256
 MLM_PROBABILITY = 0.15
+# A [CLS] read-out of a from-scratch BERT at the usual 0.02 init gives every caption the same embedding (mean
+# cosine 0.9998), which stalls the contrastive loss for ~150 steps; at 0.1 captions start apart (cosine 0.76).
+TINY_BERT_INIT_RANGE = 0.1
+SMOOTHING_SIGMA = 1.5  # hi-ml's engine smooths every similarity grid with sigma 1.5 cells, whatever its size
 MAX_TEXT_TOKENS = 128
 
 
@@ -65,7 +72,7 @@ class BioViLRecipe(Recipe):
                                contrast=(0.8, 1.2))
             return RecipeSettings(crop=TINY_CROP, canvas=TINY_CROP, canvas_kind="resize_crop", augmentation=aug,
                                   text=text, optimizer="adamw", lr=1e-3, weight_decay=1e-4, batch_size=32,
-                                  max_steps=900, warmup_steps=50, schedule="cosine", grad_clip=1.0,
+                                  max_steps=1200, warmup_steps=20, schedule="cosine", grad_clip=1.0,
                                   val_every=200, save_every=400, cache_images=True)
         aug = Augmentation(random_crop=True, rotation=30.0, shear=15.0, brightness=(0.8, 1.2), contrast=(0.8, 1.2))
         return RecipeSettings(crop=480, canvas=512, canvas_kind="resize_crop", augmentation=aug, text=text,
@@ -103,7 +110,7 @@ class BioViLRecipe(Recipe):
                                         num_attention_heads=4, intermediate_size=256,
                                         max_position_embeddings=MAX_TEXT_TOKENS,
                                         projection_size=TINY_IMAGE.joint_feature_size,
-                                        pad_token_id=tokenizer.pad_token_id)
+                                        pad_token_id=tokenizer.pad_token_id, initializer_range=TINY_BERT_INIT_RANGE)
             return BioViLTrainModule(image_model, CXRBertModel(text_config))
         image_model = BioViLImageModel(BioViLImageConfig())
         if self.image_init:
@@ -120,10 +127,8 @@ class BioViLRecipe(Recipe):
                training_data: tuple[str, ...], description: str) -> Path:
         image = module.image_model
         crop = self.settings.crop
-        grid = image.grid_size(crop)[0]
-        # BioViL smooths its 15x15 grid with sigma 1.5 cells: keep the same extent in image units
-        sigma = 1.5 if self.config == "paper" else round(1.5 * grid / 15, 3)
         resize = 512 if self.config == "paper" else crop
         config = BioViLCheckpointConfig(model="biovil", image=image.config, resize=resize, crop=crop,
-                                        smoothing_sigma=sigma, training_data=training_data, description=description)
+                                        smoothing_sigma=SMOOTHING_SIGMA, training_data=training_data,
+                                        description=description)
         return save_biovil_checkpoint(directory, image, module.text_model, tokenizer, config)

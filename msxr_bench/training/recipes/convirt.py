@@ -7,8 +7,11 @@ the hub repo) with its embeddings and first 6 layers frozen, d = 512; random cro
 [0.6, 1.4], Gaussian blur σ [0.1, 3]; Adam lr 1e-4 wd 1e-6, batch 32, lr halved on a validation plateau.
 Evaluation geometry: resize 256, centre crop 224 (as vilmedic/BenchX).
 tiny: ResNet-10 of width 16 with a dilated layer4 at 128 px (8x8 grid), 2-layer BERT of width 128 with the
-corpus vocabulary (nothing frozen: it starts from scratch), d = 64, no flip (the toy world's findings have
-sides), milder crop/jitter/blur, Adam lr 1e-3 with warm-up and cosine decay.
+corpus vocabulary (nothing frozen: it starts from scratch), d = 64, Adam lr 1e-3 with warm-up and cosine decay.
+Tuned to learn the toy world in minutes: captions are one sentence of the impression (findings when there is
+none) — the toy findings sections are mostly boilerplate ("Osseous structures are intact."), which left the
+paper's pooled sampling at macro CNR 0.64 after 1,500 steps against 1.00 — no flip (the toy world's findings
+have sides) and milder crop/rotation/blur.
 """
 
 from __future__ import annotations
@@ -54,9 +57,10 @@ class ConvirtRecipe(Recipe):
         text = TextPolicy(sections=("findings", "impression"), pool_sections=True, mode="one_sentence")
         c = self.model_config
         if self.config == "tiny":
-            aug = Augmentation(crop_area=(0.8, 1.0), random_crop=True, rotation=10.0, translate=0.05,
+            text = TextPolicy(sections=("impression", "findings"), mode="one_sentence")
+            aug = Augmentation(crop_area=(0.9, 1.0), random_crop=True, rotation=5.0, translate=0.04,
                                scale=(0.95, 1.05), brightness=(0.8, 1.2), contrast=(0.8, 1.2), blur_sigma=(0.1, 1.0),
-                               blur_probability=0.5)
+                               blur_probability=0.25)
             return RecipeSettings(crop=c.crop, canvas=c.crop, canvas_kind="resize_crop", augmentation=aug, text=text,
                                   optimizer="adam", lr=1e-3, weight_decay=1e-6, batch_size=32, max_steps=1500,
                                   warmup_steps=50, schedule="cosine", grad_clip=1.0, val_every=250, save_every=500,
