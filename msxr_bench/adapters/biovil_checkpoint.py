@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safetensors.torch import save_file
 from transformers import PreTrainedTokenizerBase
 
+from msxr_bench.adapters.checkpoint_dir import check_format, read_config, require, save_weights, write_config
 from msxr_bench.models.biovil import BioViLImageConfig, BioViLImageModel
 from msxr_bench.models.cxrbert import CXRBertModel
 
@@ -55,11 +54,7 @@ class BioViLCheckpointConfig:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "config.json") -> BioViLCheckpointConfig:
-        if d.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{source}: not a {CHECKPOINT_FORMAT} checkpoint (format={d.get('format')!r})")
-        if d.get("format_version") != CHECKPOINT_FORMAT_VERSION:
-            raise ValueError(f"{source}: format_version {d.get('format_version')!r} is not supported "
-                             f"(this msxr-bench reads {CHECKPOINT_FORMAT_VERSION})")
+        check_format(d, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, source)
         try:
             return cls(model=d["model"], image=BioViLImageConfig.from_dict(d["image"]), resize=int(d["resize"]),
                        crop=int(d["crop"]), smoothing_sigma=d.get("smoothing_sigma"),
@@ -76,27 +71,16 @@ def save_biovil_checkpoint(directory: str | Path, image_model: BioViLImageModel,
     directory = Path(directory)
     if image_model.config != config.image:
         raise ValueError(f"image_model was built with {image_model.config}, config says {config.image}")
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in image_model.state_dict().items()}
-    save_file(state, str(directory / IMAGE_WEIGHTS_NAME))
+    save_weights(image_model, directory / IMAGE_WEIGHTS_NAME)
     text_model.save_pretrained(str(directory / TEXT_SUBDIR), safe_serialization=True)
     tokenizer.save_pretrained(str(directory / TEXT_SUBDIR))
-    (directory / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    write_config(directory, config.to_dict())
     return directory
 
 
 def read_checkpoint_config(directory: str | Path) -> BioViLCheckpointConfig:
     """The config of checkpoint `directory`, with clear errors for a wrong or incomplete directory."""
-    directory = Path(directory).expanduser()
-    path = directory / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"--model-arg checkpoint={directory}: no config.json (not a checkpoint directory)")
-    try:
-        d = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
+    directory, path, d = read_config(directory)
     config = BioViLCheckpointConfig.from_dict(d, str(path))
-    for needed in (directory / IMAGE_WEIGHTS_NAME, directory / TEXT_SUBDIR / "config.json"):
-        if not needed.is_file():
-            raise FileNotFoundError(f"checkpoint {directory} is incomplete: {needed} is missing")
+    require(directory, directory / IMAGE_WEIGHTS_NAME, directory / TEXT_SUBDIR / "config.json")
     return config

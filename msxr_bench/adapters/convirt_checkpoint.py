@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from transformers import BertConfig, BertTokenizerFast, PreTrainedTokenizerBase
 
+from msxr_bench.adapters.checkpoint_dir import check_format, read_config, require, save_weights, write_config
 from msxr_bench.adapters.weights import load_checked
 from msxr_bench.models.convirt import ConvirtConfig, ConvirtModel
 
@@ -40,35 +40,19 @@ def save_convirt_checkpoint(directory: str | Path, model: ConvirtModel, tokenize
                             training_data: tuple[str, ...] = (), description: str = "") -> Path:
     """Write `model` and `tokenizer` to `directory` in the format above; returns the directory."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS_NAME))
+    save_weights(model, directory / WEIGHTS_NAME)
     tokenizer.save_pretrained(str(directory / TOKENIZER_SUBDIR))
-    config = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION,
-              "convirt": model.config.to_dict(), "bert": model.bert_config.to_dict(),
-              "training_data": list(training_data), "description": description}
-    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_config(directory, {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION,
+                             "convirt": model.config.to_dict(), "bert": model.bert_config.to_dict(),
+                             "training_data": list(training_data), "description": description})
     return directory
 
 
 def load_convirt_checkpoint(directory: str | Path) -> ConvirtCheckpoint:
     """The model of a checkpoint directory, loaded strictly, with clear errors for a wrong directory."""
-    directory = Path(directory).expanduser()
-    path = directory / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"--model-arg checkpoint={directory}: no config.json (not a checkpoint directory)")
-    try:
-        d = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
-    if d.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint (format={d.get('format')!r})")
-    if d.get("format_version") != CHECKPOINT_FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {d.get('format_version')!r} is not supported "
-                         f"(this msxr-bench reads {CHECKPOINT_FORMAT_VERSION})")
-    for needed in (directory / WEIGHTS_NAME, directory / TOKENIZER_SUBDIR / "vocab.txt"):
-        if not needed.is_file():
-            raise FileNotFoundError(f"checkpoint {directory} is incomplete: {needed} is missing")
+    directory, path, d = read_config(directory)
+    check_format(d, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, str(path))
+    require(directory, directory / WEIGHTS_NAME, directory / TOKENIZER_SUBDIR / "vocab.txt")
     try:
         config = ConvirtConfig.from_dict(d["convirt"], f"{path} 'convirt'")
         bert_config = BertConfig.from_dict(d["bert"])
