@@ -13,7 +13,7 @@ from msxr_bench.data.geometry.backprojection import (
     grid_to_image,
     official_square_side,
 )
-from msxr_bench.data.geometry.forward import ForwardTransform, forward_transform, preprocess
+from msxr_bench.data.geometry.forward import ForwardTransform, forward_transform, preprocess, preprocess_uint8
 from msxr_bench.data.geometry.smoothing import gaussian_kernel1d, reflect_indices, smooth_grid
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "grid_to_image",
     "official_square_side",
     "preprocess",
+    "preprocess_uint8",
     "reflect_indices",
     "resize_area",
     "smooth_grid",

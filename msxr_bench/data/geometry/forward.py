@@ -107,8 +107,8 @@ def forward_transform(geometry: Geometry, height: int, width: int) -> ForwardTra
     return ForwardTransform(geometry.kind, (height, width), (new_h, new_w), pad, offset, c)
 
 
-def preprocess(image: np.ndarray, geometry: Geometry) -> torch.Tensor:
-    """An original uint8 [H, W] image as the model input: float32 [channels, crop, crop] in [0, 1]."""
+def preprocess_uint8(image: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """An original uint8 [H, W] image resized, padded and centre-cropped: uint8 [crop, crop] (C-contiguous)."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 2:
         got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise ValueError(f"preprocess expects a uint8 [H, W] greyscale image, got {got}")
@@ -121,7 +121,11 @@ def preprocess(image: np.ndarray, geometry: Geometry) -> torch.Tensor:
         top, bottom, left, right = t.pad
         canvas = np.pad(small, [(top, bottom), (left, right)], mode="constant", constant_values=0)
     y0, x0 = t.crop_offset
-    # np.array copies: PIL's buffer is read-only and torch warns on non-writable arrays.
-    cropped = np.array(canvas[y0 : y0 + t.crop, x0 : x0 + t.crop], copy=True, order="C")
-    x = torch.from_numpy(cropped).to(torch.float32).div(255)  # torchvision ToTensor
+    # an owned, writable copy: PIL's buffer is read-only and torch warns on non-writable arrays
+    return np.array(canvas[y0 : y0 + t.crop, x0 : x0 + t.crop], dtype=np.uint8, order="C")
+
+
+def preprocess(image: np.ndarray, geometry: Geometry) -> torch.Tensor:
+    """An original uint8 [H, W] image as the model input: float32 [channels, crop, crop] in [0, 1]."""
+    x = torch.from_numpy(preprocess_uint8(image, geometry)).to(torch.float32).div(255)  # torchvision ToTensor
     return x.unsqueeze(0).repeat(geometry.channels, 1, 1)
