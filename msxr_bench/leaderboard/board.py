@@ -26,6 +26,10 @@ MIN_HARNESS_VERSION = (0, 1, 0)
 class SampleSet:
     n: int
     sha256: str | None  # None: not known to this harness (only the size can be checked)
+    # a track's own split (and RSNA scheme) where it differs from the setting's: the toy world's RSNA files are
+    # too few for a 15% test split to mean anything, so its track scores all of them (zero-shot: none is trained on)
+    split: str | None = None
+    split_scheme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class BoardSetting:
     canonical: dict[Track, SampleSet]
     scoring: dict[str, object] = field(default_factory=dict)  # scoring choices that must equal these values
     ordered_split_sha256: str | None = None  # real data: scoring.split.ids_sha256 (RSNA, split order)
+
+    def split_of(self, track: Track) -> tuple[str, str | None]:
+        """(dataset.split, dataset.split_scheme) that results of `track` must record."""
+        own = self.canonical[track]
+        return (own.split, own.split_scheme) if own.split is not None else (self.split, self.split_scheme)
 
 
 _GLORIA_TEST = KNOWN_SPLITS["gloria"]["test"]
@@ -65,7 +74,8 @@ BOARD: dict[str, BoardSetting] = {
             split_scheme="gloria",
             canonical={
                 "real": SampleSet(4003, "00eda73bce215e4b1dfd37b4eb6f7ea42e5753b33c64fbbb6f7587279129d598"),
-                "toyworld": SampleSet(4, "79a469d0fb89e4d9d36c85fee99a0f0128d962b611294b1e9a7d99430abde630"),
+                "toyworld": SampleSet(24, "7bb4e1b9a5e6c365ffa0a332871e58413858a757cafac1a8b80aaea22462fcc9",
+                                      split="all"),
             },
             scoring={"positive_prompts": ["Findings suggesting pneumonia"],
                      "negative_prompts": ["No evidence of pneumonia"]},
@@ -76,7 +86,8 @@ BOARD: dict[str, BoardSetting] = {
             split_scheme="gloria",
             canonical={
                 "real": SampleSet(922, "e7028522db629b87fffb024c66aba43e16e76c80ee1c4ba1d46f0323e9da9d1f"),
-                "toyworld": SampleSet(2, "8f3eae73c90e8efca08ec88f4dd4d6a241d7db3dd4ec87ccd4cb3747b07d2296"),
+                "toyworld": SampleSet(12, "f3e279302b66138172c70da6a839896cfd0683c5e73dd2e98dda984a210dbad9",
+                                      split="all (positive images)"),
             },
             scoring={"positive_prompts": ["Findings suggesting pneumonia"], "threshold": 0.6},
             ordered_split_sha256=_GLORIA_TEST[1],

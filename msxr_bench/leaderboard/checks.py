@@ -167,8 +167,14 @@ def check_board(path: Path, r: TaskResult) -> tuple[list[Issue], Track | None]:
         return [Issue(path, "task.name", f"{r.task.name} is not ranked on the leaderboard")], None
     d = r.dataset
     out = []
-    for field, got, want in (("dataset.version", d.version, setting.dataset_version), ("dataset.split", d.split,
-                             setting.split), ("dataset.split_scheme", d.split_scheme, setting.split_scheme)):
+    track = next((t for t, s in setting.canonical.items() if s.sha256 == d.sample_ids_sha256 and s.n == d.n_samples),
+                 None)
+    real = setting.canonical["real"]
+    if track is None and real.sha256 is None and d.n_samples == real.n:
+        track = "real"  # only the size of this real sample set is known here
+    split, scheme = setting.split_of(track or "real")
+    for field, got, want in (("dataset.version", d.version, setting.dataset_version), ("dataset.split", d.split, split),
+                             ("dataset.split_scheme", d.split_scheme, scheme)):
         if got != want:
             out.append(Issue(path, field, f"{got!r}; the leaderboard ranks {r.task.name} on {want!r}"))
     if d.limit is not None or d.n_samples != d.n_samples_available:
@@ -179,11 +185,6 @@ def check_board(path: Path, r: TaskResult) -> tuple[list[Issue], Track | None]:
     for key, want in setting.scoring.items():
         if _scoring_value(r, key) != want:
             out.append(Issue(path, f"scoring.{key}", f"{_scoring_value(r, key)!r}; the leaderboard uses {want!r}"))
-    track = next((t for t, s in setting.canonical.items() if s.sha256 == d.sample_ids_sha256 and s.n == d.n_samples),
-                 None)
-    real = setting.canonical["real"]
-    if track is None and real.sha256 is None and d.n_samples == real.n:
-        track = "real"  # only the size of this real sample set is known here
     if track is None:
         want = ", ".join(f"{t}: n={s.n}" + (f" sha256 {s.sha256[:12]}…" if s.sha256 else "")
                          for t, s in setting.canonical.items())
