@@ -5,6 +5,7 @@ Thin: parsing and printing only; the work is in `msxr_bench.tasks` (library API:
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import click
 
 from msxr_bench.tasks import TASKS
+
+DEFAULT_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 EPILOG = """\b
 Examples:
@@ -62,8 +65,9 @@ patch embeddings on ms-cxr) and at least one ran; 1 when a task failed or nothin
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="bf16/fp16 = autocast on CUDA (recorded); metrics are always computed in fp32.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per forward.")
-@click.option("--num-workers", type=click.IntRange(min=0), default=4, show_default=True,
-              help="DataLoader workers decoding and preprocessing images (0 = in the main process).")
+@click.option("--num-workers", type=click.IntRange(min=0), default=DEFAULT_WORKERS, show_default=True,
+              help="DataLoader workers decoding and preprocessing images (0 = in the main process); default: "
+                   "4, or fewer on a machine with fewer cores.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Evaluate only the first N samples (recorded; for smoke tests, not for reporting).")
 @click.option("--seed", type=int, default=0, show_default=True,
