@@ -47,7 +47,7 @@ def _saturate_int(v: float) -> int:
 
 
 def _area_fast(image: np.ndarray, iy: int, ix: int, out_h: int, out_w: int) -> np.ndarray:
-    x = torch.from_numpy(np.ascontiguousarray(image[: out_h * iy, : out_w * ix])).to(torch.int64)
+    x = torch.tensor(image[: out_h * iy, : out_w * ix], dtype=torch.int64)  # a copy: the input may be read-only
     sums = x.reshape(out_h, iy, out_w, ix).sum(dim=(1, 3))
     if iy == 2 and ix == 2:
         out = (sums + 2) >> 2
@@ -119,7 +119,7 @@ def _linear_area_coeffs(in_size: int, out_size: int, scale: float) -> tuple[torc
 
 def _area_upscale(image: np.ndarray, scale_y: float, scale_x: float, out_h: int, out_w: int) -> np.ndarray:
     in_h, in_w = image.shape
-    src = torch.from_numpy(np.ascontiguousarray(image)).to(torch.float64)
+    src = torch.tensor(image, dtype=torch.float64)  # a copy: the input may be read-only
     sx, fx = _linear_area_coeffs(in_w, out_w, scale_x)
     sy, fy = _linear_area_coeffs(in_h, out_h, scale_y)
     sx1 = (sx + 1).clamp(max=in_w - 1)
