@@ -35,6 +35,7 @@ from msxr_bench.adapters.biovil_weights import (
 from msxr_bench.adapters.weights import WeightFile, sha256_of
 from msxr_bench.models.biovil import BIOVIL_IMAGE_CONFIG, BIOVIL_T_IMAGE_CONFIG, BioViLImageModel
 from msxr_bench.models.cxrbert import CXRBertModel
+from msxr_bench.models.resnet import channels_last
 
 ADAPTER_VERSION = "1.0"
 SMOOTHING_SIGMA = 1.5
@@ -50,7 +51,7 @@ class BioViLAdapter(EncoderAdapter):
         super().__init__()
         if placement not in PLACEMENTS:
             raise ValueError(f"geometry must be one of {PLACEMENTS}, got {placement!r}")
-        self.image_model = image_model.eval()
+        self.image_model = channels_last(image_model.eval())
         self.text_model = text_model.eval()
         self.tokenizer = tokenizer
         self.meta = meta

@@ -28,6 +28,7 @@ from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry, Imag
 from msxr_bench.adapters.convirt_checkpoint import load_convirt_checkpoint
 from msxr_bench.adapters.weights import WeightsUnavailableError, sha256_of
 from msxr_bench.models.convirt import ConvirtModel
+from msxr_bench.models.resnet import channels_last
 
 ADAPTER_VERSION = "1.0"
 OPTIONS = ("checkpoint", "resize", "crop")
@@ -45,6 +46,7 @@ class ConvirtAdapter(EncoderAdapter):
                  geometry: Geometry) -> None:
         super().__init__()
         self.model = model.eval()
+        channels_last(self.model.image_encoder)
         self.tokenizer = tokenizer
         self.meta = meta
         self.geometry = geometry

@@ -37,6 +37,7 @@ from msxr_bench.models.gloria_image import normalize_intensity
 from msxr_bench.models.gloria_model import GloriaModel
 from msxr_bench.models.gloria_text import clean_report_text, word_count
 from msxr_bench.models.gloria_zero_shot import ZERO_SHOT_MODES, class_scores, zero_shot_cap_lens, zero_shot_similarities
+from msxr_bench.models.resnet import channels_last
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class GloriaAdapter(EncoderAdapter):
         if zero_shot not in ZERO_SHOT_MODES:
             raise ValueError(f"zero_shot must be one of {ZERO_SHOT_MODES}, got {zero_shot!r}")
         self.model = model.eval()
+        channels_last(self.model.img_encoder)
         self.meta, self.map_kind, self.zero_shot_mode = meta, map_kind, zero_shot
         c = model.config
         self.geometry = Geometry("letterbox_crop", resize=c.resize, crop=c.crop, grid=model.img_encoder.grid_size)
