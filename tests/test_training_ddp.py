@@ -1,4 +1,5 @@
-"""Distributed training as users launch it: `torchrun --nproc-per-node 2 -m msxr_bench train` on CPU (gloo).
+"""Distributed training as users launch it: `torchrun --nproc-per-node 2 -m msxr_bench train` on CPU (gloo), for
+BioViL, GLoRIA and ConVIRT.
 Both ranks must end with identical weights (the loop logs every replica's parameter fingerprint at each save),
 training must have moved them, and only rank 0 writes the run's files."""
 
@@ -26,9 +27,10 @@ def _torchrun() -> list[str]:
     return [str(exe)] if exe.exists() else [shutil.which("torchrun") or "torchrun"]
 
 
-def test_two_cpu_processes_end_with_identical_weights(tmp_path):
+@pytest.mark.parametrize("model", ["biovil", "gloria", "convirt"])
+def test_two_cpu_processes_end_with_identical_weights(tmp_path, model):
     out = tmp_path / "ddp"
-    cmd = _torchrun() + ["--standalone", "--nproc-per-node", "2", "-m", "msxr_bench", "train", "--model", "biovil",
+    cmd = _torchrun() + ["--standalone", "--nproc-per-node", "2", "-m", "msxr_bench", "train", "--model", model,
                          "--config", "tiny", "--data-root", str(TOY), "--output", str(out), "--max-steps", "3",
                          "--batch-size", "4", "--max-train-pairs", "24", "--device", "cpu", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -44,13 +46,14 @@ def test_two_cpu_processes_end_with_identical_weights(tmp_path):
     assert state["run"]["world_size"] == 2 and len(state["rng"]) == 2
     assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])  # per-rank dropout streams
     assert parameter_fingerprint(_as_named(state["module"])) == saves[0]["replica_fingerprints"][0]
-    recipe = get_recipe("biovil", "tiny")
+    recipe = get_recipe(model, "tiny")
     torch.manual_seed(0)  # the run's initial weights (seed 0), rebuilt: training moved them
     initial = recipe.build(recipe.load_tokenizer(out / "tokenizer"))
     assert parameter_fingerprint(initial) != saves[0]["replica_fingerprints"][0]
     assert initial.state_dict().keys() == state["module"].keys()
-    adapter = build_adapter("biovil", checkpoint=str(out / "checkpoint"))
-    assert adapter.geometry.grid == (8, 8)
+    adapter = build_adapter(model, checkpoint=str(out / "checkpoint"))  # the adapter loads rank 0's export
+    crop = adapter.geometry.crop
+    assert adapter.encode_images(torch.rand(1, 3, crop, crop)).global_.shape[0] == 1
 
 
 class _as_named(torch.nn.Module):
