@@ -21,6 +21,8 @@ def format_result(result: TaskResult) -> str:
         for row in result.per_category:
             lines.append(f"{row.category:<18}{row.n:>5}" + "".join(f"{_fmt(row.metrics[n], 18)}" for n in names))
         for agg in ("macro", "micro"):
+            if not any(f"{n}_{agg}" in result.metrics for n in names):
+                continue  # e.g. RadNLI's per-class table has macro means only
             cells = "".join(_fmt(result.metrics[f"{n}_{agg}"].value, 18) if f"{n}_{agg}" in result.metrics
                             else f"{'':>18}" for n in names)
             lines.append(f"{agg:<18}{result.dataset.n_scored:>5}" + cells)
@@ -36,4 +38,16 @@ def format_result(result: TaskResult) -> str:
         lines.append("  skipped: " + "; ".join(f"{s.source}: " + ", ".join(f"{k} {v}" for k, v in s.counts.items())
                                               for s in result.skipped))
     lines.extend(f"  note: {n}" for n in result.notes)
+    lines.extend(_confusion_lines(result.scoring.get("confusion_matrix")))
     return "\n".join(lines)
+
+
+def _confusion_lines(cm: object) -> list[str]:
+    """The confusion matrix summed over seeds (RadNLI), rows gold, columns predicted."""
+    if not isinstance(cm, dict) or "sum_over_seeds" not in cm or "labels" not in cm:
+        return []
+    labels = cm["labels"]
+    out = [f"  confusion matrix ({cm.get('rows', 'gold')} rows x {cm.get('columns', 'predicted')} columns, "
+           f"summed over seeds):", "    " + f"{'':<15}" + "".join(f"{name:>15}" for name in labels)]
+    out += ["    " + f"{name:<15}" + "".join(f"{v:>15}" for v in row) for name, row in zip(labels, cm["sum_over_seeds"])]
+    return out
