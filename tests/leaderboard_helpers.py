@@ -54,9 +54,8 @@ def _run(adapter: EncoderAdapter, name: str, tasks: tuple[str, ...], out: Path, 
     ctx = EvalContext(adapter=adapter, adapter_name=name, runtime=resolve_runtime("cpu"), data_root=WORLD,
                       num_workers=0, progress=False, argv=["tests"], **options)
     for task in tasks:  # what `evaluate` writes, without its bar chart, on the toy track's splits
-        split = BOARD[task].split_of("toyworld")[0].removesuffix(" (positive images)")
         try:
-            write_result(TASKS[task].run(replace(ctx, split=split)), out / f"{task}.json")
+            write_result(TASKS[task].run(replace(ctx, split=BOARD[task].run_split("toyworld"))), out / f"{task}.json")
         except TaskSkipped:  # radnli: the random CNN has no text encoder to fine-tune
             continue
     return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from msxr_bench.data.splits import KNOWN_SPLITS
 from msxr_bench.tasks import TASKS
+from msxr_bench.tasks.rsna_seg import POSITIVES_OF_SPLIT
 
 Track = str  # "real" | "toyworld"
 TRACK_LABELS = {
@@ -48,6 +49,10 @@ class BoardSetting:
         own = self.canonical[track]
         return (own.split, own.split_scheme) if own.split is not None else (self.split, self.split_scheme)
 
+    def run_split(self, track: Track) -> str:
+        """The `--split` value that makes the results of `track` (dataset.split without rsna-seg's suffix)."""
+        return self.split_of(track)[0].removesuffix(POSITIVES_OF_SPLIT)
+
 
 _GLORIA_TEST = KNOWN_SPLITS["gloria"]["test"]
 _RADNLI_TEST = {
@@ -82,12 +87,12 @@ BOARD: dict[str, BoardSetting] = {
             ordered_split_sha256=_GLORIA_TEST[1],
         ),
         BoardSetting(
-            task="rsna-seg", title="RSNA zero-shot Dice", dataset_version="stage-2", split="test (positive images)",
+            task="rsna-seg", title="RSNA zero-shot Dice", dataset_version="stage-2", split=f"test{POSITIVES_OF_SPLIT}",
             split_scheme="gloria",
             canonical={
                 "real": SampleSet(922, "e7028522db629b87fffb024c66aba43e16e76c80ee1c4ba1d46f0323e9da9d1f"),
                 "toyworld": SampleSet(12, "f3e279302b66138172c70da6a839896cfd0683c5e73dd2e98dda984a210dbad9",
-                                      split="all (positive images)"),
+                                      split=f"all{POSITIVES_OF_SPLIT}"),
             },
             scoring={"positive_prompts": ["Findings suggesting pneumonia"], "threshold": 0.6},
             ordered_split_sha256=_GLORIA_TEST[1],

@@ -21,13 +21,12 @@ from msxr_bench.tasks.rsna_data import select_rsna
 
 def _ids(task: str, root: Path, track: str) -> list[str]:
     setting = BOARD[task]
-    split, scheme = setting.split_of(track)
+    split, scheme = setting.run_split(track), setting.split_of(track)[1]
     if task == "ms-cxr":
         samples, _ = load_mscxr(find_mscxr_annotations(root, setting.dataset_version), root, split=None)
         return [s.sample_id for s in samples]
     if task in ("rsna-cls", "rsna-seg"):
-        ctx = SimpleNamespace(split=split.removesuffix(" (positive images)"), split_scheme=scheme or "gloria",
-                              data_root=root)  # what select_rsna reads
+        ctx = SimpleNamespace(split=split, split_scheme=scheme or "gloria", data_root=root)  # what select_rsna reads
         selected = select_rsna(TASKS[task], ctx).samples  # type: ignore[arg-type]
         return [s.patient_id for s in selected if task == "rsna-cls" or s.label == 1]
     return [p.pair_id for p in load_nli(find_nli_file(root, f"radnli-{split}"))]

@@ -26,6 +26,8 @@ from msxr_bench.tasks.rsna_cls import prompts
 from msxr_bench.tasks.rsna_data import BOX_FRAME, select_rsna
 from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
 
+POSITIVES_OF_SPLIT = " (positive images)"  # dataset.split = the --split value + this
+
 
 def run_rsna_seg(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
     clock = RunClock()
@@ -68,7 +70,7 @@ def run_rsna_seg(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
         metrics[name] = bootstrap_metric(lambda idx, v=values: micro_mean(v[idx]), len(rows), ctx,
                                          n=int(torch.isfinite(values).sum()))
     dataset = DatasetInfo(
-        name=spec.dataset.name, version=spec.dataset.default_version, split=f"{sel.split} (positive images)",
+        name=spec.dataset.name, version=spec.dataset.default_version, split=f"{sel.split}{POSITIVES_OF_SPLIT}",
         split_scheme=sel.scheme, sample_ids_sha256=sample_ids_sha256([s.patient_id for s in samples]),
         n_samples_available=len(positives), n_samples=len(samples), n_scored=len(rows), limit=ctx.limit,
         files=sel.file_records(),
