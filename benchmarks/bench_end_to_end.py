@@ -35,7 +35,6 @@ from e2e_report import Report, load_average  # noqa: E402
 from msxr_bench.adapters.biovil import build_biovil  # noqa: E402
 from msxr_bench.adapters.biovil_files import write_official_files  # noqa: E402
 from msxr_bench.cache import EvalCache  # noqa: E402
-from msxr_bench.cli.evaluate_cmd import default_batch_size  # noqa: E402
 from msxr_bench.data.geometry import grid_to_image  # noqa: E402
 from msxr_bench.data.images import load_image  # noqa: E402
 from msxr_bench.engine import ImageItem, ModelImageEmbeddings, profile, resolve_runtime  # noqa: E402
@@ -138,7 +137,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=default_batch_size("cpu"), help="default: evaluate's on CPU")
+    ap.add_argument("--batch-size", type=int, default=CPU.default_batch_size, help="default: evaluate's on CPU")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=1, help="(a) and (b) alternately this many times; best kept")
     ap.add_argument("--skip-official", action="store_true")

@@ -14,9 +14,10 @@ from adapters_for_tests import RandomCNNAdapter
 from msxr_bench.data.geometry import preprocess
 from msxr_bench.data.images import load_image
 from msxr_bench.engine import (
-    ImageItem, ModelImageEmbeddings, PhraseTooLongError, RuntimeConfigError, TextEmbeddingMemo, TextLengthPolicy,
-    resolve_runtime, shard,
+    ImageItem, ModelImageEmbeddings, PhraseTooLongError, Runtime, RuntimeConfigError, TextEmbeddingMemo,
+    TextLengthPolicy, resolve_runtime, shard,
 )
+from msxr_bench.tasks.spec import EvalContext
 
 CPU = resolve_runtime("cpu")
 
@@ -96,6 +97,16 @@ def test_runtime_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeConfigError, match="no CUDA device"):
             resolve_runtime("cuda")
+
+
+def test_default_image_batch_follows_the_device() -> None:
+    """The library and the CLI share one default: 2 images per forward on CPU, 16 on CUDA."""
+    assert CPU.default_batch_size == 2 and Runtime(torch.device("cuda")).default_batch_size == 16
+    ctx = EvalContext(adapter=RandomCNNAdapter(), adapter_name="random", runtime=CPU, data_root=Path("."))
+    assert ctx.batch_size == 2
+    assert EvalContext(adapter=RandomCNNAdapter(), adapter_name="random", runtime=CPU, data_root=Path("."),
+                       batch_size=5).batch_size == 5
+    assert ModelImageEmbeddings(RandomCNNAdapter(), CPU).batch_size == 2
 
 
 def test_an_image_the_geometry_cannot_take_is_a_counted_failure(tmp_path: Path) -> None:

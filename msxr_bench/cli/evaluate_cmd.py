@@ -121,7 +121,7 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
         run_tasks(adapter, model_name, options, runtime, launch, task_names, split_of, data_root=data_root,
                   mscxr_version=ms_cxr_version, split_scheme=split_scheme,
                   positive_prompts=positive_prompt or None, negative_prompts=negative_prompt or None,
-                  batch_size=batch_size or default_batch_size(runtime.device.type), num_workers=num_workers,
+                  batch_size=batch_size, num_workers=num_workers,
                   limit=limit, seed=seed, n_bootstrap=n_bootstrap,
                   truncate_long_phrases=truncate_long_phrases, save_heatmaps=save_heatmaps, output=output,
                   seeds=seeds, max_epochs=radnli_max_epochs, cache_dir=None if no_cache else cache_dir)
@@ -170,11 +170,6 @@ def run_tasks(adapter, model_name: str, options: dict, runtime, launch, task_nam
     if failed or not ran:
         why = f"failed: {', '.join(failed)}" if failed else "no task ran"
         raise click.ClickException(why)
-
-
-def default_batch_size(device_type: str) -> int:
-    """Images per forward when --batch-size is not given (benchmarks/results/end_to_end.md)."""
-    return 16 if device_type == "cuda" else 2
 
 
 def split_per_task(values: tuple[str, ...], task_names: tuple[str, ...]) -> dict[str, str]:

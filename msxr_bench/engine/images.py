@@ -156,8 +156,9 @@ class ModelImageEmbeddings:
     """The plain provider: decode in `num_workers` workers, one forward per batch of `batch_size` images;
     with `cache`, stored embeddings and crops are served and new ones stored."""
 
-    def __init__(self, adapter: EncoderAdapter, runtime: Runtime, batch_size: int = 16, num_workers: int = 0,
+    def __init__(self, adapter: EncoderAdapter, runtime: Runtime, batch_size: int | None = None, num_workers: int = 0,
                  progress: str | None = "images", cache: "EvalCache | None" = None):
+        batch_size = runtime.default_batch_size if batch_size is None else batch_size
         if batch_size < 1 or num_workers < 0:
             raise ValueError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}")
         self.adapter, self.runtime = adapter, runtime

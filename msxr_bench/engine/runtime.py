@@ -31,6 +31,12 @@ class Runtime:
         return self.precision != "fp32"
 
     @property
+    def default_batch_size(self) -> int:
+        """Images per forward when none is asked for: 16 on CUDA, 2 on CPU, where larger batches ran 2.5x slower
+        per image (benchmarks/results/end_to_end.md)."""
+        return 16 if self.device.type == "cuda" else 2
+
+    @property
     def device_name(self) -> str:
         if self.device.type == "cuda":
             return torch.cuda.get_device_name(self.device)

@@ -72,7 +72,7 @@ class EvalContext:
     split_scheme: str = "gloria"
     positive_prompts: tuple[str, ...] | None = None
     negative_prompts: tuple[str, ...] | None = None
-    batch_size: int = 16
+    batch_size: int | None = None  # images per forward; None = runtime.default_batch_size
     num_workers: int = 0
     limit: int | None = None
     seed: int = 0
@@ -93,3 +93,7 @@ class EvalContext:
     save_dir: Path | None = None
     nli_hyperparameters: dict[str, Any] | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size is None:
+            self.batch_size = self.runtime.default_batch_size
