@@ -14,17 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load_file
-from transformers import BertConfig, BertTokenizerFast, PreTrainedTokenizerBase
+from transformers import BertTokenizerFast, PreTrainedTokenizerBase
 
-from msxr_bench.adapters.checkpoint_dir import check_format, read_config, require, save_weights, write_config
-from msxr_bench.adapters.weights import load_checked
+from msxr_bench.adapters.checkpoint_dir import read_bert_model_dir, save_bert_model_dir
 from msxr_bench.models.convirt import ConvirtConfig, ConvirtModel
 
 CHECKPOINT_FORMAT = "msxr-bench-convirt"
 CHECKPOINT_FORMAT_VERSION = 1
-WEIGHTS_NAME = "model.safetensors"
-TOKENIZER_SUBDIR = "tokenizer"
 
 
 @dataclass(frozen=True)
@@ -39,30 +35,13 @@ class ConvirtCheckpoint:
 def save_convirt_checkpoint(directory: str | Path, model: ConvirtModel, tokenizer: PreTrainedTokenizerBase,
                             training_data: tuple[str, ...] = (), description: str = "") -> Path:
     """Write `model` and `tokenizer` to `directory` in the format above; returns the directory."""
-    directory = Path(directory)
-    save_weights(model, directory / WEIGHTS_NAME)
-    tokenizer.save_pretrained(str(directory / TOKENIZER_SUBDIR))
-    write_config(directory, {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION,
-                             "convirt": model.config.to_dict(), "bert": model.bert_config.to_dict(),
-                             "training_data": list(training_data), "description": description})
-    return directory
+    return save_bert_model_dir(directory, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, "convirt", model, tokenizer,
+                               training_data, description)
 
 
 def load_convirt_checkpoint(directory: str | Path) -> ConvirtCheckpoint:
     """The model of a checkpoint directory, loaded strictly, with clear errors for a wrong directory."""
-    directory, path, d = read_config(directory)
-    check_format(d, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, str(path))
-    require(directory, directory / WEIGHTS_NAME, directory / TOKENIZER_SUBDIR / "vocab.txt")
-    try:
-        config = ConvirtConfig.from_dict(d["convirt"], f"{path} 'convirt'")
-        bert_config = BertConfig.from_dict(d["bert"])
-    except KeyError as exc:
-        raise ValueError(f"{path}: missing field {exc.args[0]!r}") from exc
-    tokenizer = BertTokenizerFast.from_pretrained(str(directory / TOKENIZER_SUBDIR))
-    if len(tokenizer) > bert_config.vocab_size:
-        raise ValueError(f"{directory}: the tokenizer has {len(tokenizer)} tokens, the BERT only "
-                         f"{bert_config.vocab_size}: they do not belong together")
-    model = ConvirtModel(config, bert_config)
-    load_checked(model, load_file(str(directory / WEIGHTS_NAME), device="cpu"), str(directory / WEIGHTS_NAME))
-    return ConvirtCheckpoint(model.eval(), tokenizer, directory / WEIGHTS_NAME, tuple(d.get("training_data", ())),
-                             str(d.get("description", "")))
+    found = read_bert_model_dir(directory, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, "convirt")
+    config = ConvirtConfig.from_dict(found.section, found.section_source)
+    model = found.load_into(ConvirtModel(config, found.bert_config))
+    return ConvirtCheckpoint(model, found.tokenizer, found.weights, found.training_data, found.description)

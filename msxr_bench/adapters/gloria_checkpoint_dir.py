@@ -13,17 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load_file
-from transformers import BertConfig, BertTokenizerFast
-
-from msxr_bench.adapters.checkpoint_dir import check_format, read_config, require, save_weights, write_config
-from msxr_bench.adapters.weights import load_checked
+from msxr_bench.adapters.checkpoint_dir import read_bert_model_dir, save_bert_model_dir
 from msxr_bench.models.gloria_model import GloriaConfig, GloriaModel
 
 CHECKPOINT_FORMAT = "msxr-bench-gloria"
 CHECKPOINT_FORMAT_VERSION = 1
-WEIGHTS_NAME = "model.safetensors"
-TOKENIZER_SUBDIR = "tokenizer"
 
 
 @dataclass(frozen=True)
@@ -37,27 +31,13 @@ class GloriaCheckpoint:
 def save_gloria_checkpoint(directory: str | Path, model: GloriaModel, training_data: tuple[str, ...] = (),
                            description: str = "") -> Path:
     """Write `model` (with its tokenizer) to `directory` in the format above; returns the directory."""
-    directory = Path(directory)
-    save_weights(model, directory / WEIGHTS_NAME)
-    model.tokenizer.save_pretrained(str(directory / TOKENIZER_SUBDIR))
-    write_config(directory, {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION,
-                             "gloria": model.config.to_dict(), "bert": model.bert_config.to_dict(),
-                             "training_data": list(training_data), "description": description})
-    return directory
+    return save_bert_model_dir(directory, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, "gloria", model,
+                               model.tokenizer, training_data, description)
 
 
 def load_gloria_checkpoint(directory: str | Path) -> GloriaCheckpoint:
     """The model of a checkpoint directory, loaded strictly, with clear errors for a wrong directory."""
-    directory, path, d = read_config(directory)
-    check_format(d, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, str(path))
-    require(directory, directory / WEIGHTS_NAME, directory / TOKENIZER_SUBDIR)
-    try:
-        config = GloriaConfig.from_dict(d["gloria"], f"{path} 'gloria'")
-        bert_config = BertConfig.from_dict(d["bert"])
-    except KeyError as exc:
-        raise ValueError(f"{path}: missing field {exc.args[0]!r}") from exc
-    tokenizer = BertTokenizerFast.from_pretrained(str(directory / TOKENIZER_SUBDIR))
-    model = GloriaModel(config, bert_config, tokenizer)
-    load_checked(model, load_file(str(directory / WEIGHTS_NAME), device="cpu"), str(directory / WEIGHTS_NAME))
-    return GloriaCheckpoint(model.eval(), directory / WEIGHTS_NAME, tuple(d.get("training_data", ())),
-                            str(d.get("description", "")))
+    found = read_bert_model_dir(directory, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, "gloria")
+    config = GloriaConfig.from_dict(found.section, found.section_source)
+    model = found.load_into(GloriaModel(config, found.bert_config, found.tokenizer))
+    return GloriaCheckpoint(model, found.weights, found.training_data, found.description)

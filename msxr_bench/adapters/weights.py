@@ -182,9 +182,13 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """A state_dict from `.safetensors` or a pickle read with `weights_only=True` (no code execution)."""
     path = Path(path)
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(path), device="cpu")
+        try:
+            return load_file(str(path), device="cpu")
+        except (SafetensorError, OSError) as exc:  # truncated, corrupt or unreadable
+            raise ValueError(f"{path}: not a loadable safetensors file ({exc})") from exc
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
