@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 FIXTURE_WORLD = Path(__file__).resolve().parents[1] / "fixtures" / "toyworld"
 TEST_ADAPTERS = {
@@ -32,3 +33,12 @@ def test_adapters(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[str, str]]
 
     monkeypatch.setattr(registry, "BUILTIN_ADAPTERS", {**registry.BUILTIN_ADAPTERS, **TEST_ADAPTERS})
     return TEST_ADAPTERS
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny BERTs run fastest on one thread (and do not fight other test processes for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

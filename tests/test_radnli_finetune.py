@@ -16,13 +16,7 @@ from radnli_toy import ToyTextAdapter, tiny_config, tiny_tokenizer, toy_pairs
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """A 64-wide BERT runs fastest on one thread (and does not fight other test processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 LEARN = NLIFinetuneConfig(learning_rate=2e-3, batch_size=16, max_epochs=8, patience=8, max_length=32)

@@ -15,12 +15,7 @@ from msxr_bench.training.nli_config import NLIFinetuneConfig
 from radnli_toy import ToyTextAdapter, toy_pairs
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
