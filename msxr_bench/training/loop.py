@@ -9,7 +9,6 @@ negatives are the process's own batch); only rank 0 writes files. `--batch-size`
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, replace

@@ -23,7 +23,6 @@ import tv_cpu_shim  # noqa: E402,F401  (before anything imports torchvision)
 warnings.filterwarnings("ignore", category=FutureWarning, module="timm")  # timm.models.layers deprecation
 
 import numpy as np  # noqa: E402
-import pydicom  # noqa: E402
 import torch  # noqa: E402
 from health_multimodal.image import ImageInferenceEngine  # noqa: E402
 from health_multimodal.image.data.io import load_image  # noqa: E402
