@@ -20,6 +20,7 @@ Where hi-ml is wrong or brittle this module does the right thing instead:
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +99,11 @@ def _read_raster_pixels(path: Path) -> np.ndarray:
     from skimage import io
 
     try:
-        return np.asarray(io.imread(path))
+        with warnings.catch_warnings():
+            # a file Pillow cannot read makes imageio try its other plugins, and importing its legacy DICOM
+            # plugin warns about a deprecation that has nothing to do with this file; the error below is the news
+            warnings.filterwarnings("ignore", message="The legacy `DICOM` plugin", category=DeprecationWarning)
+            return np.asarray(io.imread(path))
     except Exception as exc:  # imageio/PIL raise many types for corrupt or truncated files
         raise ImageDecodeError(f"{path}: cannot decode image: {exc}") from exc
 
