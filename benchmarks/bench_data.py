@@ -18,7 +18,7 @@ from msxr_bench.data.types import MS_CXR_CATEGORIES
 
 # MS-CXR 0.1: 1,162 pairs on 1,047 images -> shares of images with 1, 2 and 3 phrases
 PHRASES_PER_IMAGE = {1: 0.905, 2: 0.085, 3: 0.010}
-PHRASINGS = {  # words of the toy CXR-BERT vocabulary (adapters/biovil_files.py), so token counts are realistic
+PHRASINGS = {  # words of the toy CXR-BERT vocabulary (tests/biovil_files.py), so token counts are realistic
     "Atelectasis": ["left basilar atelectasis", "Right base atelectasis", "bilateral basilar atelectasis"],
     "Cardiomegaly": ["cardiomegaly", "enlarged heart size", "Moderate cardiomegaly"],
     "Consolidation": ["right lower lobe consolidation", "Left upper lobe consolidation"],

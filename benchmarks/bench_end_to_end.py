@@ -29,13 +29,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # official-format random files
 from bench_data import write_mscxr_root  # noqa: E402
 from e2e_report import Report, load_average  # noqa: E402
 
 from msxr_bench.adapters.biovil import build_biovil  # noqa: E402
-from msxr_bench.adapters.biovil_files import write_official_files  # noqa: E402
+from biovil_files import write_official_files  # noqa: E402
 from msxr_bench.cache import EvalCache  # noqa: E402
-from msxr_bench.data.geometry import grid_to_image  # noqa: E402
+from msxr_bench.geometry import grid_to_image  # noqa: E402
 from msxr_bench.data.images import load_image  # noqa: E402
 from msxr_bench.engine import ImageItem, ModelImageEmbeddings, profile, resolve_runtime  # noqa: E402
 from msxr_bench.engine.pixels import preprocess_uint8, to_model_input  # noqa: E402

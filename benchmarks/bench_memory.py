@@ -54,7 +54,8 @@ def tiny_checkpoint(directory: Path) -> Path:
     from transformers import BertTokenizer
 
     from msxr_bench.adapters.biovil_checkpoint import BioViLCheckpointConfig, save_biovil_checkpoint
-    from msxr_bench.adapters.biovil_files import random_text_model, toy_vocab
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from biovil_files import random_text_model, toy_vocab
     from msxr_bench.models.biovil import BioViLImageConfig, BioViLImageModel
 
     if (directory / "config.json").is_file():

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import torch
 
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry import axis_map, grid_to_image
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import axis_map, grid_to_image
 from msxr_bench.data.types import Box
 from msxr_bench.metrics import box_union_mask, grounding_scores, grounding_scores_full
 

@@ -85,18 +85,18 @@ class DatasetInfo(_Strict):
 
 
 class AdapterMetaRecord(_Strict):
-    """Mirror of `adapters.base.AdapterMeta` (a test keeps the two in step)."""
+    """Who the model is and where its weights come from (`adapters.base.AdapterMeta` is this, validated)."""
 
-    name: str
+    name: str = Field(min_length=1)
     version: str
-    description: str
-    weights_source: str
-    weights_revision: str | None = None
-    weights_sha256: str | None = None
-    embedding_dim: int
-    training_data: list[str] = []
-    licence: str
-    map_rescale: Literal["none", "minmax"]
+    description: str = ""
+    weights_source: str = Field(description='hub id, URL or local path ("random" for untrained weights)')
+    weights_revision: str | None = Field(default=None, description="pinned hub revision / tag")
+    weights_sha256: str | None = Field(default=None, description="of the weights actually loaded")
+    embedding_dim: int | None = Field(default=None, description="required of adapters with embeddings")
+    training_data: tuple[str, ...] = Field(default=(), description='e.g. ["MIMIC-CXR"]: the leaderboard flags overlap')
+    licence: str = "unknown"
+    map_rescale: Literal["none", "minmax"] = "none"
 
 
 class AdapterRecord(_Strict):

@@ -12,8 +12,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry, ImageEmbeddings
-from msxr_bench.data.geometry import axis_map, preprocess
+from msxr_bench.adapters.base import GLOBAL, TEXT, AdapterMeta, EncoderAdapter, ImageEmbeddings
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import axis_map, preprocess
 from msxr_bench.data.images import load_image
 from msxr_bench.data.types import MS_CXR_CATEGORIES, GroundingSample
 from msxr_bench.metrics import cell_weights
@@ -120,13 +121,11 @@ def build_random_cnn(**options: str) -> RandomCNNAdapter:
 class GlobalOnlyAdapter(RandomCNNAdapter):
     """Like the random CNN but without patch embeddings (grounding tasks must be skipped)."""
 
+    capabilities = frozenset({GLOBAL, TEXT})
+
     def encode_images(self, images: torch.Tensor) -> ImageEmbeddings:
         emb = super().encode_images(images)
         return ImageEmbeddings(emb.global_, None)
-
-    @property
-    def supports_grounding(self) -> bool:
-        return False
 
 
 def build_global_only(**options: str) -> GlobalOnlyAdapter:

@@ -7,10 +7,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from msxr_bench.adapters.catalog import AdapterEntry
+
 FIXTURE_WORLD = Path(__file__).resolve().parents[1] / "fixtures" / "toyworld"
 TEST_ADAPTERS = {
-    "test-random-cnn": ("adapters_for_tests:build_random_cnn", "random small CNN (tests)"),
-    "test-global-only": ("adapters_for_tests:build_global_only", "random CNN without patch embeddings (tests)"),
+    e.name: e for e in (
+        AdapterEntry("test-random-cnn", "adapters_for_tests:build_random_cnn", "random small CNN (tests)",
+                     ("global", "patches", "text"), None),
+        AdapterEntry("test-global-only", "adapters_for_tests:build_global_only",
+                     "random CNN without patch embeddings (tests)", ("global", "text"), None),
+    )
 }
 
 

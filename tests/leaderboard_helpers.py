@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 
 from adapters_for_tests import BoxOracleAdapter, RandomCNNAdapter, coverage_oracle
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry
-from msxr_bench.data.geometry import smooth_grid
+from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import smooth_grid
 from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
 from msxr_bench.engine import resolve_runtime
 from msxr_bench.leaderboard.board import BOARD

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from transformers import BertConfig, BertForMaskedLM, BertModel, BertTokenizer
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry
+from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter
+from msxr_bench.geometry.types import Geometry
 from msxr_bench.data.types import NLIPair
 
 FINDINGS = ("effusion", "pneumothorax", "consolidation", "atelectasis", "edema", "nodule", "opacity")

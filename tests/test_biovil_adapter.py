@@ -14,7 +14,7 @@ from transformers import BertTokenizer
 
 from msxr_bench.adapters.biovil import BioViLAdapter, build_biovil, build_biovil_t
 from msxr_bench.adapters.biovil_checkpoint import BioViLCheckpointConfig, save_biovil_checkpoint
-from msxr_bench.adapters.biovil_files import random_text_model, synthetic_radiographs, toy_vocab
+from biovil_files import random_text_model, synthetic_radiographs, toy_vocab
 from msxr_bench.adapters.registry import build_adapter
 from msxr_bench.models.biovil import BioViLImageConfig, BioViLImageModel
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from msxr_bench.adapters.biovil import build_biovil
-from msxr_bench.adapters.biovil_files import SMALL_TEXT_CONFIG, write_official_files
-from msxr_bench.adapters.biovil_inference import ground_phrases
+from biovil_files import SMALL_TEXT_CONFIG, write_official_files
+from msxr_bench.inference import ground_phrases
 from msxr_bench.cli import main
 
 

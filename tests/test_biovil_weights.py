@@ -15,7 +15,7 @@ import torch
 
 from msxr_bench.adapters import weights as weights_module
 from msxr_bench.adapters.biovil import build_biovil, build_biovil_t
-from msxr_bench.adapters.biovil_files import SMALL_TEXT_CONFIG, write_image_weights, write_text_model
+from biovil_files import SMALL_TEXT_CONFIG, write_image_weights, write_text_model
 from msxr_bench.adapters.weights import (
     ChecksumMismatchError,
     HubFile,

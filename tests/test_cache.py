@@ -17,7 +17,7 @@ from transformers import BertTokenizer
 from adapters_for_tests import RandomCNNAdapter
 from msxr_bench.adapters.biovil import build_biovil
 from msxr_bench.adapters.biovil_checkpoint import BioViLCheckpointConfig, save_biovil_checkpoint
-from msxr_bench.adapters.biovil_files import random_text_model, toy_vocab
+from biovil_files import random_text_model, toy_vocab
 from msxr_bench.cache import EvalCache
 from msxr_bench.cache.store import load_entry, save_entry
 from msxr_bench.engine import ImageItem, ModelImageEmbeddings, Runtime, profile, resolve_runtime

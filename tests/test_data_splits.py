@@ -12,7 +12,8 @@ from sklearn.model_selection import train_test_split
 
 from msxr_bench.cli.rsna_split_cmd import rsna_split_cmd
 from msxr_bench.data.rsna import load_rsna, rsna_patient_ids
-from msxr_bench.data.splits import KNOWN_SPLITS, matches_known_split, rsna_split, shuffle_split, split_sha256
+from msxr_bench.data.splits import KNOWN_SPLITS, matches_known_split, rsna_split, shuffle_split
+from msxr_bench.hashing import ordered_ids_sha256
 
 LABELS = Path(__file__).parent / "data" / "kaggle_stage_2_train_labels.csv.zip"
 
@@ -61,7 +62,7 @@ def test_mgca_split_on_the_real_labels(real_ids, positives):
 def test_shipped_checksums_are_those_of_the_real_file(real_ids):
     for scheme, parts in KNOWN_SPLITS.items():
         split = rsna_split(real_ids, scheme)
-        assert {k: (len(v), split_sha256(v)) for k, v in split.items()} == parts
+        assert {k: (len(v), ordered_ids_sha256(v)) for k, v in split.items()} == parts
 
 
 def test_split_ignores_input_order_and_duplicates(real_ids):
@@ -86,7 +87,7 @@ def test_bad_scheme_and_sizes_are_clear_errors():
 
 def test_sha256_is_of_newline_joined_ids():
     # printf 'a\nb' | sha256sum
-    assert split_sha256(["a", "b"]) == "7e18f737311b2dc3b2f269dd78396b0351f14fb66efa879f768cb23181883c78"
+    assert ordered_ids_sha256(["a", "b"]) == "7e18f737311b2dc3b2f269dd78396b0351f14fb66efa879f768cb23181883c78"
 
 
 def test_cli_writes_the_lists(tmp_path, real_ids):

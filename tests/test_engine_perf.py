@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 
 from adapters_for_tests import RandomCNNAdapter
-from msxr_bench.adapters.base import Geometry
+from msxr_bench.geometry.types import Geometry
 from msxr_bench.adapters.biovil import build_biovil
-from msxr_bench.data.geometry import preprocess
+from msxr_bench.geometry import preprocess
 from msxr_bench.engine import ImageItem, ModelImageEmbeddings, Runtime, profile, resolve_runtime
 from msxr_bench.engine.images import ImageDecodeDataset
 from msxr_bench.engine.pixels import preprocess_uint8, to_model_input

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gloria_lightning_fakes import released_files
-from msxr_bench.adapters.biovil_files import write_official_files
+from biovil_files import write_official_files
 from msxr_bench.cli import main
 from msxr_bench.results import load_result
 

@@ -11,8 +11,8 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry import forward_transform, preprocess, reflect_indices, resize_area, smooth_grid
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import forward_transform, preprocess, reflect_indices, resize_area, smooth_grid
 
 DATA = Path(__file__).parent / "data" / "geometry"
 BIOVIL = Geometry("resize_crop", 512, 480, (15, 15), 1.5)

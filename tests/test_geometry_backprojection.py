@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry import axis_map, effective_placement, forward_transform, grid_to_image
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import axis_map, effective_placement, forward_transform, grid_to_image
 
 BIOVIL = Geometry("resize_crop", 512, 480, (15, 15), 1.5)
 BIOVIL_T = Geometry("resize_crop", 512, 448, (14, 14), 1.5)

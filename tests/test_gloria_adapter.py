@@ -174,7 +174,7 @@ def test_released_scores_from_batched_similarities_equal_the_one_shot_call(tiny_
 
 
 def test_harness_preprocessing_feeds_the_adapter(tiny_checkpoint):
-    from msxr_bench.data.geometry import preprocess
+    from msxr_bench.geometry import preprocess
 
     _, directory = tiny_checkpoint
     adapter = build_gloria(checkpoint=str(directory))

@@ -23,7 +23,7 @@ from gloria_lightning_fakes import (
 )
 from msxr_bench.adapters.gloria_checkpoint import NotConvertedError, convert_gloria_checkpoint, read_converted_gloria
 from msxr_bench.adapters.gloria_unpickle import UnsafeCheckpointError, load_lightning_checkpoint, to_plain
-from msxr_bench.adapters.weights import sha256_of
+from msxr_bench.hashing import file_sha256
 from msxr_bench.cli.convert_gloria_cmd import convert_gloria_cmd
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_convert_strips_prefix_drops_position_ids_and_records_provenance(release
     assert set(converted.state_dict) == set(expected)
     assert all(torch.equal(converted.state_dict[k], v) for k, v in expected.items())
     assert converted.config == UPSTREAM_CONFIG
-    assert converted.metadata["source_sha256"] == sha256_of(ckpt)
+    assert converted.metadata["source_sha256"] == file_sha256(ckpt)
     assert converted.metadata["converter_version"] == "1"
     assert converted.metadata["lightning_version"] == "1.1.4"
     with safe_open(str(report.output), framework="pt") as f:

@@ -19,7 +19,7 @@ from msxr_bench.leaderboard.checks import check_metrics
 from msxr_bench.leaderboard.reaggregate import RowError, per_category_rows, row_statistics
 from msxr_bench.results import Metric, TaskResult, load_result
 from msxr_bench.tasks import TASKS
-from msxr_bench.tasks.assemble import sample_ids_sha256
+from msxr_bench.hashing import sample_ids_sha256
 
 KAGGLE_LABELS = Path(__file__).parent / "data" / "kaggle_stage_2_train_labels.csv.zip"
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from msxr_bench.data.types import Box
+from msxr_bench.geometry import minmax_rescale
 from msxr_bench.metrics import (
     STATUS_FLAGS,
     box_pixel_ranges,
@@ -17,7 +18,7 @@ from msxr_bench.metrics import (
     cnr,
     grounding_scores_full,
     iou_dice,
-    minmax_rescale,
+
     status_counts,
 )
 

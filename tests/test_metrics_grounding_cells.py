@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry import axis_map, grid_to_image
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import axis_map, grid_to_image
 from msxr_bench.data.types import Box
+from msxr_bench.geometry import minmax_rescale
 from msxr_bench.metrics import (
     STATUS_FLAGS,
     box_union_mask,
@@ -17,7 +18,7 @@ from msxr_bench.metrics import (
     grounding_scores_full,
     iou_dice,
     iou_dice_from_cells,
-    minmax_rescale,
+
 )
 
 BIOVIL = Geometry("resize_crop", 512, 480, (15, 15), 1.5)

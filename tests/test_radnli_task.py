@@ -9,7 +9,8 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix as sk_confusion
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry
+from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter
+from msxr_bench.geometry.types import Geometry
 from msxr_bench.data.types import NLI_LABELS, DatasetFormatError
 from msxr_bench.engine import resolve_runtime
 from msxr_bench.results import load_result, write_result

@@ -15,7 +15,8 @@ from msxr_bench.adapters.base import EncoderAdapter
 PLUGIN_MODULE = textwrap.dedent(
     '''
     import torch
-    from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry, ImageEmbeddings
+    from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, ImageEmbeddings
+    from msxr_bench.geometry.types import Geometry
 
     class ConstantAdapter(EncoderAdapter):
         def __init__(self, dim="4"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
@@ -38,8 +37,12 @@ def test_published_schema_is_up_to_date() -> None:
     assert SCHEMA_FILE.read_text() == schema_text(), "run: python -m msxr_bench.results schemas/results.schema.json"
 
 
-def test_adapter_meta_record_mirrors_the_contract() -> None:
-    assert set(AdapterMetaRecord.model_fields) == {f.name for f in dataclasses.fields(AdapterMeta)}
+def test_adapter_meta_is_validated_on_creation() -> None:
+    assert issubclass(AdapterMeta, AdapterMetaRecord)  # one field list for the contract and the results record
+    with pytest.raises(ValueError, match="name"):
+        AdapterMeta(version="1", weights_source="random")
+    with pytest.raises(ValueError, match="map_rescale"):
+        AdapterMeta(name="m", version="1", weights_source="random", map_rescale="zscore")
 
 
 def test_round_trip_writes_nan_as_null(tmp_path: Path) -> None:

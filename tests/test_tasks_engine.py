@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from adapters_for_tests import RandomCNNAdapter
-from msxr_bench.data.geometry import preprocess
+from msxr_bench.geometry import preprocess
 from msxr_bench.data.images import load_image
 from msxr_bench.engine import (
     ImageItem, ModelImageEmbeddings, PhraseTooLongError, Runtime, RuntimeConfigError, TextEmbeddingMemo,

@@ -15,8 +15,9 @@ import torch
 from PIL import Image
 
 from adapters_for_tests import BoxOracleAdapter, RandomCNNAdapter, coverage_oracle, crop_key
-from msxr_bench.adapters.base import AdapterMeta, Geometry
-from msxr_bench.data.geometry import preprocess
+from msxr_bench.adapters.base import AdapterMeta
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import preprocess
 from msxr_bench.data.images import load_image
 from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
 from msxr_bench.engine import PhraseTooLongError, resolve_runtime

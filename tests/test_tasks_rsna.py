@@ -12,11 +12,12 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from adapters_for_tests import BoxOracleAdapter, RandomCNNAdapter, crop_key
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry import axis_map, preprocess
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import axis_map, preprocess
 from msxr_bench.data.images import load_image
 from msxr_bench.data.rsna import find_rsna_files, load_rsna, rsna_patient_ids
-from msxr_bench.data.splits import rsna_split, split_sha256
+from msxr_bench.data.splits import rsna_split
+from msxr_bench.hashing import ordered_ids_sha256
 from msxr_bench.engine import resolve_runtime
 from msxr_bench.metrics import cell_weights
 from msxr_bench.tasks import TASKS, EvalContext, evaluate_task
@@ -65,7 +66,7 @@ def test_cls_default_split_is_the_rebuilt_gloria_test_split(toyworld_root: Path,
     test_ids = rsna_split(rsna_patient_ids(files.labels), "gloria")["test"]
     split = result.scoring["split"]
     assert (result.dataset.split, result.dataset.split_scheme, split["ids_sha256"]) == (
-        "test", "gloria", split_sha256(test_ids))
+        "test", "gloria", ordered_ids_sha256(test_ids))
     assert sorted(r["sample_id"] for r in result.samples) == sorted(set(test_ids) & {s.patient_id for s in samples})
 
 

@@ -70,10 +70,10 @@ class _as_named(torch.nn.Module):
 @pytest.mark.skipif(not hasattr(torch.distributed, "is_available") or not torch.distributed.is_available(),
                     reason="torch without distributed support")
 def test_world_of_one_needs_no_process_group(tmp_path, monkeypatch):
-    from msxr_bench.training.distributed import init_distributed
+    from msxr_bench.engine.distributed import init_process
 
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(var, raising=False)
-    ctx = init_distributed("cpu")
+    ctx = init_process("cpu")
     assert (ctx.rank, ctx.world_size, ctx.is_main, ctx.distributed) == (0, 1, True, False)
     assert not torch.distributed.is_initialized()

@@ -1,5 +1,5 @@
-"""Encoder adapters: the contract (`base`), the registry (`registry`) and the built-in models."""
+"""Encoder adapters: the contract (`base`), the declarations of the built-ins (`catalog`, torch-free), the
+registry (`registry`: built-ins and entry-point plugins) and one module per model.
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry, ImageEmbeddings
-
-__all__ = ["AdapterMeta", "EncoderAdapter", "Geometry", "ImageEmbeddings"]
+This package imports nothing at import time, so that `msxr_bench.adapters.registry` stays torch-free.
+"""

@@ -1,13 +1,6 @@
 """BioViL and BioViL-T adapters: hi-ml-multimodal's inference, number for number (tests/parity/).
 
-Options (`--model-arg key=value`):
-  image_weights=PATH      the released image `.pt` (default: the hub file at the pinned revision)
-  text_model=DIR|HUB_ID   a CXR-BERT directory or hub id (default: the model's hub repo, pinned revision)
-  revision=REV            hub revision instead of the pinned one (official checksums then not enforced)
-  checkpoint=DIR          a checkpoint directory trained with this toolkit (see adapters/biovil_checkpoint.py)
-  geometry=official|exact where grids land in the original image (official = hi-ml's NaN-padded square)
-  resize=N, crop=N        input geometry (default 512 / 480 BioViL, 512 / 448 BioViL-T)
-  verify=true|false       check the official MD5/sha256 of files carrying the official names (default true)
+Options (`--model-arg key=value`): `adapters/catalog.py` declares them (`msxr-bench list --model biovil`).
 """
 
 from __future__ import annotations
@@ -19,7 +12,9 @@ import torch
 import torch.nn.functional as F
 from transformers import BertTokenizer
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry, ImageEmbeddings
+from msxr_bench.adapters.base import (
+    GLOBAL, IMAGE_PAIRS, PATCHES, TEXT, TEXT_ENCODER, AdapterMeta, EncoderAdapter, ImageEmbeddings,
+)
 from msxr_bench.adapters.biovil_checkpoint import IMAGE_WEIGHTS_NAME, TEXT_SUBDIR, read_checkpoint_config
 from msxr_bench.adapters.biovil_weights import (
     BIOVIL_IMAGE_FILE,
@@ -32,19 +27,23 @@ from msxr_bench.adapters.biovil_weights import (
     resolve_text_model,
     text_weights_in,
 )
-from msxr_bench.adapters.weights import WeightFile, sha256_of
+from msxr_bench.adapters.catalog import BUILTIN
+from msxr_bench.adapters.weights import WeightFile
+from msxr_bench.hashing import file_sha256
+from msxr_bench.geometry.types import PLACEMENTS, Geometry
 from msxr_bench.models.biovil import BIOVIL_IMAGE_CONFIG, BIOVIL_T_IMAGE_CONFIG, BioViLImageModel
 from msxr_bench.models.cxrbert import CXRBertModel
 from msxr_bench.models.resnet import channels_last
 
 ADAPTER_VERSION = "1.0"
 SMOOTHING_SIGMA = 1.5
-OPTIONS = ("image_weights", "text_model", "revision", "checkpoint", "geometry", "resize", "crop", "verify")
-PLACEMENTS = ("official", "exact")
+DEFAULT_RESIZE = 512
 
 
 class BioViLAdapter(EncoderAdapter):
     """Image: projected patches (per patch) -> global = L2(mean); text: [CLS] projection -> L2."""
+
+    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER})
 
     def __init__(self, image_model: BioViLImageModel, text_model: CXRBertModel, tokenizer: BertTokenizer,
                  meta: AdapterMeta, geometry: Geometry, placement: str = "official") -> None:
@@ -122,6 +121,8 @@ class BioViLAdapter(EncoderAdapter):
 class BioViLTAdapter(BioViLAdapter):
     """BioViL-T: the single-image path by default (as hi-ml's inference); `encode_image_pairs` for priors."""
 
+    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER, IMAGE_PAIRS})
+
     def encode_image_pairs(self, current: torch.Tensor, previous: torch.Tensor) -> ImageEmbeddings:
         """Embeddings of `current` with its prior study (temporal ViT pooler; needs a 14x14 grid, crop 448)."""
         self._check_images(previous)
@@ -130,44 +131,22 @@ class BioViLTAdapter(BioViLAdapter):
                                patches=F.normalize(projected, dim=1).permute(0, 2, 3, 1))
 
 
-def _flag(options: dict, key: str, default: bool) -> bool:
-    value = str(options.get(key, default)).strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"--model-arg {key}={options[key]}: expected true or false")
-
-
-def _int(options: dict, key: str, default: int) -> int:
-    try:
-        return int(options.get(key, default))
-    except ValueError:
-        raise ValueError(f"--model-arg {key}={options[key]}: expected an integer") from None
-
-
 def _build(name: str, options: dict) -> BioViLAdapter:
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown --model-arg for {name}: {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
+    options = BUILTIN[name].options.parse(options, name)
     multi = name == "biovil-t"
-    placement = str(options.get("geometry", "official"))
-    if placement not in PLACEMENTS:
-        raise ValueError(f"--model-arg geometry={placement}: expected one of {', '.join(PLACEMENTS)}")
-    verify = _flag(options, "verify", True)
-    if options.get("checkpoint"):
-        if options.get("image_weights") or options.get("text_model"):
+    placement = options["geometry"]
+    if options["checkpoint"]:
+        if options["image_weights"] or options["text_model"]:
             raise ValueError("--model-arg checkpoint excludes image_weights and text_model")
         return _build_from_checkpoint(name, options, placement)
     hub = BIOVIL_T_IMAGE_FILE if multi else BIOVIL_IMAGE_FILE
-    revision = options.get("revision")
+    revision = options["revision"]
     if revision and revision != hub.revision:  # official checksums belong to the pinned revision only
         hub = replace(hub, revision=revision, md5=None, sha256=None)
-    image_file = resolve_image_weights(options.get("image_weights"), hub, verify)
-    text_files = resolve_text_model(options.get("text_model"), hub.repo_id, hub.revision, revision)
+    image_file = resolve_image_weights(options["image_weights"], hub, options["verify"])
+    text_files = resolve_text_model(options["text_model"], hub.repo_id, hub.revision, revision)
     image_model = load_image_model(image_file, BIOVIL_T_IMAGE_CONFIG if multi else BIOVIL_IMAGE_CONFIG)
     text_model = load_text_model(text_files)
-    resize, crop = _int(options, "resize", 512), _int(options, "crop", 448 if multi else 480)
     meta = AdapterMeta(
         name=name, version=ADAPTER_VERSION,
         description=("BioViL-T (ResNet-50 + temporal ViT fusion + CXR-BERT), current-image path" if multi
@@ -177,6 +156,7 @@ def _build(name: str, options: dict) -> BioViLAdapter:
         weights_revision=image_file.revision, weights_sha256=image_file.sha256,
         embedding_dim=image_model.config.joint_feature_size, training_data=("MIMIC-CXR",), licence="MIT",
         map_rescale="none")
+    resize, crop = options["resize"] or DEFAULT_RESIZE, options["crop"] or (448 if multi else 480)
     return _assemble(name, image_model, text_model, load_tokenizer(text_files.directory), meta, resize, crop,
                      SMOOTHING_SIGMA, placement)
 
@@ -187,10 +167,10 @@ def _build_from_checkpoint(name: str, options: dict, placement: str) -> BioViLAd
     if config.model != name:
         raise ValueError(f"checkpoint {directory} holds a {config.model} model; use --model {config.model}")
     image_path = directory / IMAGE_WEIGHTS_NAME
-    image_file = WeightFile(image_path, sha256_of(image_path), str(directory))
+    image_file = WeightFile(image_path, file_sha256(image_path), str(directory))
     text_dir = directory / TEXT_SUBDIR
     text_weights = text_weights_in(text_dir)
-    text_files = TextModelFiles(text_dir, WeightFile(text_weights, sha256_of(text_weights), str(text_dir)))
+    text_files = TextModelFiles(text_dir, WeightFile(text_weights, file_sha256(text_weights), str(text_dir)))
     image_model = load_image_model(image_file, config.image)
     text_model = load_text_model(text_files)
     meta = AdapterMeta(
@@ -198,7 +178,7 @@ def _build_from_checkpoint(name: str, options: dict, placement: str) -> BioViLAd
         weights_source=f"checkpoint {directory} (text {text_weights.name} sha256 {text_files.weights.sha256})",
         weights_sha256=image_file.sha256, embedding_dim=config.image.joint_feature_size,
         training_data=config.training_data, licence="unknown", map_rescale="none")
-    resize, crop = _int(options, "resize", config.resize), _int(options, "crop", config.crop)
+    resize, crop = options["resize"] or config.resize, options["crop"] or config.crop
     return _assemble(name, image_model, text_model, load_tokenizer(text_dir), meta, resize, crop,
                      config.smoothing_sigma, placement)
 

@@ -27,8 +27,8 @@ from msxr_bench.adapters.weights import (
     load_checked,
     load_state_dict_file,
     resolve_weight_file,
-    sha256_of,
 )
+from msxr_bench.hashing import file_sha256
 from msxr_bench.models.biovil import BioViLImageConfig, BioViLImageModel
 from msxr_bench.models.cxrbert import CXRBertModel, cxrbert_config_from_dict
 
@@ -87,7 +87,7 @@ def resolve_text_model(text_model: str | None, default_repo: str, default_revisi
     if text_model is not None and Path(text_model).expanduser().is_dir():
         directory = Path(text_model).expanduser()
         weights = text_weights_in(directory)
-        return TextModelFiles(directory, WeightFile(weights, sha256_of(weights), str(directory), None))
+        return TextModelFiles(directory, WeightFile(weights, file_sha256(weights), str(directory), None))
     repo = text_model or default_repo
     rev = revision or (default_revision if repo == default_repo else None)
     if text_model is not None and "/" not in text_model:
@@ -113,7 +113,7 @@ def resolve_text_model(text_model: str | None, default_repo: str, default_revisi
             f"pass it as --model-arg text_model=DIR)"
         ) from last
     directory = paths[0].parent
-    return TextModelFiles(directory, WeightFile(weights, sha256_of(weights), f"hf://{repo}@{rev or 'main'}",
+    return TextModelFiles(directory, WeightFile(weights, file_sha256(weights), f"hf://{repo}@{rev or 'main'}",
                                                 rev or hub_commit_of(weights)))
 
 

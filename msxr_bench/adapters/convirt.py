@@ -1,10 +1,7 @@
 """ConVIRT adapter (Zhang et al. 2020): ResNet + BERT with MLP heads into a 512-d joint space (models/convirt.py).
 
-Options (`--model-arg key=value`):
-  checkpoint=DIR   a ConVIRT trained with this toolkit (`msxr-bench train --model convirt`; format in
-                   adapters/convirt_checkpoint.py). Required: ConVIRT has no official weights
-                   (yuhaozhang/convirt releases only its retrieval sets).
-  resize=N, crop=N input geometry (default: the checkpoint's; the paper's 256 / 224)
+Options (`--model-arg key=value`): `adapters/catalog.py` declares them. A `checkpoint=` trained with this toolkit
+is required: ConVIRT has no official weights (yuhaozhang/convirt releases only its retrieval sets).
 
 Grounding: ConVIRT has no local head. The patch embeddings are the image projection MLP applied point-wise to
 the layer4 grid (7x7 at 224 px), i.e. the same head that makes the global embedding, before pooling; a map is
@@ -24,14 +21,16 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedTokenizerBase
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry, ImageEmbeddings
+from msxr_bench.adapters.base import GLOBAL, PATCHES, TEXT, TEXT_ENCODER, AdapterMeta, EncoderAdapter, ImageEmbeddings
+from msxr_bench.adapters.catalog import BUILTIN
+from msxr_bench.geometry.types import Geometry
 from msxr_bench.adapters.convirt_checkpoint import load_convirt_checkpoint
-from msxr_bench.adapters.weights import WeightsUnavailableError, sha256_of
+from msxr_bench.adapters.weights import WeightsUnavailableError
+from msxr_bench.hashing import file_sha256
 from msxr_bench.models.convirt import ConvirtModel
 from msxr_bench.models.resnet import channels_last
 
 ADAPTER_VERSION = "1.0"
-OPTIONS = ("checkpoint", "resize", "crop")
 NO_WEIGHTS_HELP = (
     "ConVIRT has no official weights (yuhaozhang/convirt publishes only its CheXpert retrieval sets).\n"
     "  Train one with this toolkit:  msxr-bench train --model convirt --data-root DATA_ROOT --output RUN\n"
@@ -41,6 +40,8 @@ NO_WEIGHTS_HELP = (
 
 class ConvirtAdapter(EncoderAdapter):
     """Global: g_v(avgpool(layer4)); patches: g_v on each layer4 cell; text: g_u(pool(BERT)); all L2-normalised."""
+
+    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER})
 
     def __init__(self, model: ConvirtModel, tokenizer: PreTrainedTokenizerBase, meta: AdapterMeta,
                  geometry: Geometry) -> None:
@@ -89,31 +90,22 @@ class ConvirtAdapter(EncoderAdapter):
         return self.model.text_encoder, self.tokenizer
 
 
-def _int(options: dict, key: str, default: int) -> int:
-    try:
-        return int(options.get(key, default))
-    except ValueError:
-        raise ValueError(f"--model-arg {key}={options[key]}: expected an integer") from None
-
-
 def build_convirt(**options: str) -> ConvirtAdapter:
     """ConVIRT from a checkpoint directory written by `msxr-bench train --model convirt`."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown --model-arg for convirt: {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
-    if not options.get("checkpoint"):
+    options = BUILTIN["convirt"].options.parse(options, "convirt")
+    if not options["checkpoint"]:
         raise WeightsUnavailableError(NO_WEIGHTS_HELP)
     directory = Path(options["checkpoint"]).expanduser()
     ckpt = load_convirt_checkpoint(directory)
     config = ckpt.model.config
-    resize, crop = _int(options, "resize", config.resize), _int(options, "crop", config.crop)
+    resize, crop = options["resize"] or config.resize, options["crop"] or config.crop
     if not 0 < crop <= resize:
         raise ValueError(f"need 0 < crop <= resize, got crop {crop}, resize {resize}")
     geometry = Geometry("resize_crop", resize=resize, crop=crop, grid=ckpt.model.grid_size(crop))
     meta = AdapterMeta(
         name="convirt", version=f"{ADAPTER_VERSION}+pooling={config.pooling}",
         description=ckpt.description or f"ConVIRT trained with msxr-bench ({config.pooling} pooling)",
-        weights_source=f"checkpoint {directory}", weights_sha256=sha256_of(ckpt.weights),
+        weights_source=f"checkpoint {directory}", weights_sha256=file_sha256(ckpt.weights),
         embedding_dim=config.embedding_dim, training_data=ckpt.training_data, licence="unknown",
         map_rescale="minmax")
     return ConvirtAdapter(ckpt.model, ckpt.tokenizer, meta, geometry)

@@ -1,12 +1,8 @@
 """GLoRIA adapter (Huang et al., ICCV 2021; marshuang80/gloria @ 416466a).
 
-Options (`--model-arg key=value`):
-  weights=PATH            the released checkpoint after `msxr-bench convert-gloria` (.safetensors)
-  text_model=DIR|HUB_ID   tokenizer + BERT config (default emilyalsentzer/Bio_ClinicalBERT); revision=REV for the hub
-  checkpoint=DIR          a GLoRIA trained with this toolkit (adapters/gloria_checkpoint_dir.py)
-  map=cosine|attention    grounding grid: cosine(region, sentence) on the 19x19 layer3 grid (default; the
-                          paper's comparison) or GLoRIA's word->region attention averaged over the phrase's words
-  zero_shot=fixed|released  class scoring (models/gloria_zero_shot.py); default fixed
+Options (`--model-arg key=value`): `adapters/catalog.py` declares them (`msxr-bench list --model gloria`).
+map=cosine is cosine(region, sentence) on the 19x19 layer3 grid (default; the paper's comparison), map=attention
+GLoRIA's word->region attention averaged over the phrase's words; zero_shot: models/gloria_zero_shot.py.
 
 Texts are cleaned as upstream's `process_text` but keep one-word sentences (a phrase "Pneumothorax" would
 otherwise vanish), except zero-shot prompts in `released` mode. Embeddings are L2-normalised for the
@@ -28,10 +24,13 @@ from typing import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter, Geometry, ImageEmbeddings
+from msxr_bench.adapters.base import GLOBAL, PATCHES, TEXT, TEXT_ENCODER, AdapterMeta, EncoderAdapter, ImageEmbeddings
+from msxr_bench.adapters.catalog import BUILTIN, GLORIA_MAP_KINDS as MAP_KINDS
+from msxr_bench.geometry.types import Geometry
 from msxr_bench.adapters.gloria_checkpoint_dir import load_gloria_checkpoint
 from msxr_bench.adapters.gloria_weights import MISSING_WEIGHTS_HELP, load_converted_model, resolve_text_files
-from msxr_bench.adapters.weights import WeightsUnavailableError, sha256_of
+from msxr_bench.adapters.weights import WeightsUnavailableError
+from msxr_bench.hashing import file_sha256
 from msxr_bench.models.gloria_attention import word_region_alignment
 from msxr_bench.models.gloria_image import normalize_intensity
 from msxr_bench.models.gloria_model import GloriaModel
@@ -42,13 +41,13 @@ from msxr_bench.models.resnet import channels_last
 log = logging.getLogger(__name__)
 
 ADAPTER_VERSION = "1.0"
-OPTIONS = ("weights", "text_model", "revision", "checkpoint", "map", "zero_shot")
-MAP_KINDS = ("cosine", "attention")
 _MEMORY_SIZE = 4096
 UPSTREAM_LICENCE = "Apache-2.0"  # marshuang80/gloria LICENSE (the checkpoint has no licence of its own)
 
 
 class GloriaAdapter(EncoderAdapter):
+    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER})
+
     def __init__(self, model: GloriaModel, meta: AdapterMeta, map_kind: str = "cosine", zero_shot: str = "fixed"):
         super().__init__()
         if map_kind not in MAP_KINDS:
@@ -216,30 +215,24 @@ def _meta(source: str, sha: str | None, training_data: tuple[str, ...], descript
 
 def build_gloria(**options: str) -> GloriaAdapter:
     """GLoRIA from a converted released checkpoint (`weights=`) or a toolkit checkpoint (`checkpoint=`)."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown --model-arg for gloria: {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
-    map_kind, zero_shot = options.get("map", "cosine"), options.get("zero_shot", "fixed")
-    if map_kind not in MAP_KINDS:
-        raise ValueError(f"--model-arg map={map_kind}: expected one of {', '.join(MAP_KINDS)}")
-    if zero_shot not in ZERO_SHOT_MODES:
-        raise ValueError(f"--model-arg zero_shot={zero_shot}: expected one of {', '.join(ZERO_SHOT_MODES)}")
-    if options.get("checkpoint"):
-        if options.get("weights") or options.get("text_model"):
+    options = BUILTIN["gloria"].options.parse(options, "gloria")
+    map_kind, zero_shot = options["map"], options["zero_shot"]
+    if options["checkpoint"]:
+        if options["weights"] or options["text_model"]:
             raise ValueError("--model-arg checkpoint excludes weights and text_model")
         ckpt = load_gloria_checkpoint(options["checkpoint"])
-        meta = _meta(f"checkpoint {Path(options['checkpoint']).expanduser()}", sha256_of(ckpt.weights),
+        meta = _meta(f"checkpoint {Path(options['checkpoint']).expanduser()}", file_sha256(ckpt.weights),
                      ckpt.training_data, ckpt.description or "GLoRIA trained with msxr-bench", map_kind, zero_shot,
                      ckpt.model.config.embedding_dim, "unknown")
         return GloriaAdapter(ckpt.model, meta, map_kind, zero_shot)
-    if not options.get("weights"):
+    if not options["weights"]:
         raise WeightsUnavailableError(MISSING_WEIGHTS_HELP)
     weights = Path(options["weights"]).expanduser()
-    text = resolve_text_files(options.get("text_model"), options.get("revision"))
+    text = resolve_text_files(options["text_model"], options["revision"])
     model, converted = load_converted_model(weights, text)
     md = converted.metadata
     source = (f"{weights} (converted by msxr-bench {md['converter_version']} from {md.get('source_file')} sha256 "
               f"{md.get('source_sha256')}); tokenizer/config {text.source}")
-    meta = _meta(source, sha256_of(weights), ("CheXpert",), "GLoRIA (ResNet-50 + Bio_ClinicalBERT), CheXpert",
+    meta = _meta(source, file_sha256(weights), ("CheXpert",), "GLoRIA (ResNet-50 + Bio_ClinicalBERT), CheXpert",
                  map_kind, zero_shot, model.config.embedding_dim, UPSTREAM_LICENCE)
     return GloriaAdapter(model, meta, map_kind, zero_shot)

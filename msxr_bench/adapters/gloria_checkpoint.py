@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from msxr_bench.adapters.gloria_unpickle import load_lightning_checkpoint, to_plain
-from msxr_bench.adapters.weights import sha256_of
+from msxr_bench.hashing import file_sha256
 
 CONVERTED_FORMAT = "msxr-bench/gloria-converted"
 CONVERTER_VERSION = "1"
@@ -70,7 +70,7 @@ def convert_gloria_checkpoint(ckpt: str | Path, output: str | Path) -> Conversio
         if not isinstance(value, torch.Tensor):
             raise ValueError(f"{ckpt}: state_dict[{key!r}] is a {type(value).__name__}, not a tensor")
         tensors[name] = value.detach().cpu().contiguous().clone()
-    source_sha = sha256_of(ckpt)
+    source_sha = file_sha256(ckpt)
     version = raw.get("pytorch-lightning_version")
     metadata = {
         "format": CONVERTED_FORMAT, "converter_version": CONVERTER_VERSION, "source_file": ckpt.name,

@@ -5,7 +5,6 @@ download from where and which `--model-arg` to pass. Shared by every adapter.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
@@ -16,6 +15,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
+
+from msxr_bench.hashing import file_md5, file_sha256
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -61,27 +62,6 @@ def _hub_cache_dir() -> str | None:
         return os.environ["HF_HUB_CACHE"]
     return str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None
 
-
-def _digest(path: Path, algorithm: str) -> str:
-    st = path.stat()
-    return _cached_digest(str(path.resolve()), st.st_size, st.st_mtime_ns, algorithm)
-
-
-@lru_cache(maxsize=64)
-def _cached_digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_of(path: str | Path) -> str:
-    return _digest(Path(path), "sha256")
-
-
-def md5_of(path: str | Path) -> str:
-    return _digest(Path(path), "md5")
 
 
 def hub_offline() -> bool:
@@ -146,13 +126,13 @@ def hub_commit_of(path: Path) -> str | None:
 
 def verify_official(path: Path, hub: HubFile | None, verify: bool = True) -> str:
     """sha256 of `path`; when it carries the official file name, also check the published MD5/sha256."""
-    sha = sha256_of(path)
+    sha = file_sha256(path)
     if not verify or hub is None or Path(path).name != hub.filename:
         return sha
     if hub.sha256 and sha != hub.sha256:
         raise ChecksumMismatchError(_mismatch(path, hub, "sha256", sha, hub.sha256))
     if hub.md5:
-        md5 = md5_of(path)
+        md5 = file_md5(path)
         if md5 != hub.md5:
             raise ChecksumMismatchError(_mismatch(path, hub, "MD5", md5, hub.md5))
     return sha

@@ -21,10 +21,12 @@ import numpy as np
 import torch
 
 from msxr_bench.cache import keys
+from msxr_bench.hashing import text_sha256
 from msxr_bench.cache.store import load_entry, save_entry, write_json_once
 
 if TYPE_CHECKING:
-    from msxr_bench.adapters.base import EncoderAdapter, Geometry, ImageEmbeddings
+    from msxr_bench.adapters.base import EncoderAdapter, ImageEmbeddings
+    from msxr_bench.geometry.types import Geometry
 
 LAYOUT = "v1"
 log = logging.getLogger(__name__)
@@ -111,11 +113,11 @@ class TextCacheView:
         self.folder = folder
 
     def get(self, text: str) -> torch.Tensor | None:
-        got = load_entry(_entry(self.folder, keys.text_sha256(text)))
+        got = load_entry(_entry(self.folder, text_sha256(text)))
         return None if got is None or "embedding" not in got[0] else got[0]["embedding"]
 
     def put(self, text: str, embedding: torch.Tensor) -> None:
-        _store(_entry(self.folder, keys.text_sha256(text)), {"embedding": embedding.float()},
+        _store(_entry(self.folder, text_sha256(text)), {"embedding": embedding.float()},
                {"text": text[:200].replace("\0", " ")})
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
 if TYPE_CHECKING:
-    from msxr_bench.adapters.base import EncoderAdapter, Geometry
+    from msxr_bench.adapters.base import EncoderAdapter
+    from msxr_bench.geometry.types import Geometry
 
 FORMAT = 1  # bump when a stored layout, the decoder or the preprocessing code changes meaning
 DECODER_PACKAGES = ("msxr-bench", "pillow", "pydicom", "scikit-image", "imageio", "numpy")
@@ -31,14 +31,8 @@ def digest(fields: dict) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes (hashlib's zero-copy file digest)."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _version(package: str) -> str:

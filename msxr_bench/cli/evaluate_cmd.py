@@ -106,7 +106,7 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
     try:
         options = parse_model_args(model_args)
         launch = distributed.from_environment()
-        runtime = resolve_runtime(distributed.rank_device(device, launch) if launch else device, precision)
+        runtime = resolve_runtime(distributed.rank_device(device, launch), precision)
         split_of = split_per_task(splits, task_names)
         seeds = tuple(int(x) for x in radnli_seeds.split(",")) if radnli_seeds else None
     except (ValueError, RuntimeConfigError) as exc:
@@ -115,8 +115,7 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
         adapter = build_adapter(model_name, **options)
     except (UnknownAdapterError, AdapterLoadError, WeightsUnavailableError, ValueError, OSError) as exc:
         raise click.ClickException(f"cannot build model {model_name!r}: {exc}") from exc
-    if launch:
-        distributed.start(launch, runtime.device)
+    distributed.start(launch, runtime.device)
     try:
         run_tasks(adapter, model_name, options, runtime, launch, task_names, split_of, data_root=data_root,
                   mscxr_version=ms_cxr_version, split_scheme=split_scheme,
@@ -140,16 +139,16 @@ def run_tasks(adapter, model_name: str, options: dict, runtime, launch, task_nam
         from msxr_bench.cache import EvalCache
 
         cache = EvalCache(cache_dir)
-    lead = launch is None or launch.rank == 0
+    lead = launch.is_main
     out_dir = output / model_name
     ctx = EvalContext(
         adapter=adapter, adapter_name=model_name, adapter_options=options, runtime=runtime,
         heatmap_dir=out_dir / "heatmaps", argv=list(sys.argv), cache=cache, progress=lead, **context,
     )
-    if launch:
+    if launch.distributed:
         ctx = replace(ctx, rank=launch.rank, world_size=launch.world_size, gather=distributed.gather)
     say = click.echo if lead else (lambda *args, **kwargs: None)
-    shards = f", rank {launch.rank} of {launch.world_size}" if launch else ""
+    shards = f", rank {launch.rank} of {launch.world_size}" if launch.distributed else ""
     ran, failed = [], []
     for name in dict.fromkeys(task_names):
         say(f"== {name} ({model_name}, {runtime.device}, {runtime.precision}{shards})", err=True)

@@ -65,7 +65,7 @@ def plot_grounding(image: np.ndarray, maps: np.ndarray, phrases: list[str], path
 def ground_cmd(image: Path, phrases: tuple[str, ...], model_name: str, model_args: tuple[str, ...],
                output: Path | None, save_map: Path | None, interpolation: str, device: str) -> None:
     """Similarity maps of PHRASES on IMAGE (PNG, JPEG or DICOM), as hi-ml-multimodal computes them."""
-    from msxr_bench.adapters.biovil_inference import ground_phrases
+    from msxr_bench.inference import ground_phrases
     from msxr_bench.adapters.registry import build_adapter, parse_model_args
 
     try:

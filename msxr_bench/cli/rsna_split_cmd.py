@@ -17,7 +17,8 @@ import click
 def rsna_split_cmd(labels: Path, scheme: str, output: Path) -> None:
     """Rebuild an RSNA Pneumonia split deterministically from the Kaggle labels file."""
     from msxr_bench.data.rsna import load_rsna, rsna_patient_ids
-    from msxr_bench.data.splits import KNOWN_SPLITS, SPLIT_NAMES, matches_known_split, rsna_split, split_sha256
+    from msxr_bench.data.splits import KNOWN_SPLITS, SPLIT_NAMES, matches_known_split, rsna_split
+    from msxr_bench.hashing import ordered_ids_sha256
     from msxr_bench.data.types import DatasetFormatError
 
     try:
@@ -33,7 +34,7 @@ def rsna_split_cmd(labels: Path, scheme: str, output: Path) -> None:
         part = split[name]
         (output / f"{name}.txt").write_text("".join(f"{pid}\n" for pid in part))
         n_pos = sum(pid in positive for pid in part)
-        click.echo(f"  {name:<5} {len(part):>6} images, {n_pos:>5} positive  sha256 {split_sha256(part)}")
+        click.echo(f"  {name:<5} {len(part):>6} images, {n_pos:>5} positive  sha256 {ordered_ids_sha256(part)}")
     if skips.total:
         click.echo(f"  note: {skips.summary()} (their ids are still split; labels unknown)")
     if matches_known_split(split, scheme):

@@ -12,10 +12,11 @@ images are present, or the split changes.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
+
+from msxr_bench.hashing import ordered_ids_sha256
 
 # scheme -> first test_size (float = fraction, int = count); the second split is always 0.5
 SCHEMES: dict[str, float | int] = {"gloria": 0.3, "mgca": 5337 * 2}
@@ -66,14 +67,11 @@ def rsna_split(patient_ids: list[str], scheme: str) -> dict[str, list[str]]:
     return {"train": list(ids[train]), "val": list(rest_ids[val]), "test": list(rest_ids[test])}
 
 
-def split_sha256(ids: list[str]) -> str:
-    """sha256 hex digest of the ids joined by newlines (order matters), to record which split was used."""
-    return hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()
 
 
 def matches_known_split(split: dict[str, list[str]], scheme: str) -> bool:
     """True when every part of `split` has the size and checksum of `scheme` on the real Kaggle file."""
     known = KNOWN_SPLITS.get(scheme, {})
     return bool(known) and all(
-        name in split and (len(split[name]), split_sha256(split[name])) == known[name] for name in SPLIT_NAMES
+        name in split and (len(split[name]), ordered_ids_sha256(split[name])) == known[name] for name in SPLIT_NAMES
     )

@@ -21,7 +21,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from msxr_bench.adapters.base import EncoderAdapter, Geometry, ImageEmbeddings
+from msxr_bench.adapters.base import EncoderAdapter, ImageEmbeddings
+from msxr_bench.geometry.types import Geometry
 from msxr_bench.engine import profile
 from msxr_bench.engine.pixels import preprocess_uint8, to_model_input
 from msxr_bench.engine.runtime import Runtime, embeddings_to_float32
@@ -83,7 +84,7 @@ class ImageDecodeDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
-        from msxr_bench.cache.keys import file_sha256
+        from msxr_bench.hashing import file_sha256
         from msxr_bench.data.images import ImageDecodeError, load_image
 
         item = self.items[index]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from msxr_bench.data.geometry import preprocess_uint8
+from msxr_bench.geometry import preprocess_uint8
 
 __all__ = ["preprocess_uint8", "to_model_input"]
 

@@ -2,7 +2,7 @@
 sample sets of that setting, on the real data and on the bundled toy world (`fixtures/toyworld`, tiny, seed 0).
 
 A results file is placed on the board only when its sample-id hash is one of these; which one decides its track
-("real" or "toyworld"). Hashes are `tasks.assemble.sample_ids_sha256` (sorted ids joined by newlines); the RSNA
+("real" or "toyworld"). Hashes are `hashing.sample_ids_sha256` (sorted ids joined by newlines); the RSNA
 ones were computed from the real Kaggle stage-2 labels (tests/data), the toy-world ones from the fixture with
 `python -m msxr_bench.leaderboard.canonical fixtures/toyworld` (both re-checked by tests/test_leaderboard_board.py).
 """

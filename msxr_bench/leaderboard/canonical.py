@@ -15,7 +15,7 @@ from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
 from msxr_bench.data.nli import find_nli_file, load_nli
 from msxr_bench.leaderboard.board import BOARD, SampleSet
 from msxr_bench.tasks import TASKS
-from msxr_bench.tasks.assemble import sample_ids_sha256
+from msxr_bench.hashing import sample_ids_sha256
 from msxr_bench.tasks.rsna_data import select_rsna
 
 

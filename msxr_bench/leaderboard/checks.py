@@ -17,7 +17,7 @@ from msxr_bench.leaderboard.reaggregate import RowError, per_category_rows, row_
 from msxr_bench.leaderboard.safe_json import UnsafeJSONError, read_json
 from msxr_bench.results import Metric, TaskResult
 from msxr_bench.tasks import TASKS
-from msxr_bench.tasks.assemble import sample_ids_sha256
+from msxr_bench.hashing import sample_ids_sha256
 
 TOLERANCE = 1e-9
 MAX_CHECKED_RESAMPLES = 10_000

@@ -38,7 +38,6 @@ from msxr_bench.metrics.grounding import (
     cnr,
     grounding_scores_full,
     iou_dice,
-    minmax_rescale,
     status_counts,
 )
 from msxr_bench.metrics.grounding_cells import (
@@ -86,7 +85,6 @@ __all__ = [
     "grounding_scores_full",
     "iou_dice",
     "iou_dice_from_cells",
-    "minmax_rescale",
     "stack_spans",
     "status_counts",
 ]

@@ -37,7 +37,6 @@ __all__ = [
     "cnr",
     "grounding_scores_full",
     "iou_dice",
-    "minmax_rescale",
     "status_counts",
 ]
 
@@ -236,24 +235,3 @@ def grounding_scores_full(
         status=torch.tensor([r[2] for r in rows], dtype=torch.int64, device=dev),
         thresholds=tuple(float(x) for x in thresholds),
     )
-
-
-def minmax_rescale(
-    values: torch.Tensor, valid: torch.Tensor | None = None, low: float = 0.0, high: float = 1.0
-) -> torch.Tensor:
-    """Min-max rescale the last two dims to [low, high] over the `valid` entries (default: non-NaN).
-
-    Use low=0, high=1 for RSNA segmentation (then threshold 0.6) and -1, 1 for models whose scores are not
-    cosines (paper A.3). For cell grids pass valid = w_all > 0, so cells that cover no pixel do not count;
-    the result then equals rescaling the nearest-upsampled map. A constant map becomes `low` everywhere.
-    Invalid entries keep their value (NaN stays NaN). Arithmetic in the input dtype.
-    """
-    ok = ~torch.isnan(values) if valid is None else (valid.bool() & ~torch.isnan(values))
-    big = torch.finfo(values.dtype).max
-    vmin = values.masked_fill(~ok, big).amin(dim=(-2, -1), keepdim=True)
-    vmax = values.masked_fill(~ok, -big).amax(dim=(-2, -1), keepdim=True)
-    span = vmax - vmin
-    flat = span <= 0
-    scaled = (values - vmin) / torch.where(flat, torch.ones_like(span), span) * (high - low) + low
-    scaled = torch.where(flat, torch.full_like(values, low), scaled)
-    return torch.where(ok, scaled, values)

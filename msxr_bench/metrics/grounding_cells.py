@@ -16,7 +16,7 @@ from typing import Sequence
 
 import torch
 
-from msxr_bench.data.geometry import AxisMap
+from msxr_bench.geometry import AxisMap
 from msxr_bench.metrics.grounding import (
     DEFAULT_THRESHOLDS,
     STATUS_FLAGS,

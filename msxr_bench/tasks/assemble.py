@@ -5,7 +5,6 @@ No scoring here: tasks decide what the numbers are, this module only records the
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence, TypeVar
 
 from msxr_bench.data.types import SkipReport
+from msxr_bench.hashing import file_sha256
 from msxr_bench.engine.images import ImageFailure
 from msxr_bench.results import (
     AdapterMetaRecord, AdapterRecord, CategoryRow, DatasetInfo, FileRecord, MainScore, Metric, SkipRecord,
@@ -37,17 +37,8 @@ class RunClock:
         return time.perf_counter() - self.t0
 
 
-def sample_ids_sha256(ids: Sequence[str]) -> str:
-    """sha256 of the sorted sample ids joined by newlines: which samples a number was computed on."""
-    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_record(role: str, path: Path) -> FileRecord:

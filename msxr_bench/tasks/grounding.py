@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import torch
 
-from msxr_bench.data.geometry import effective_placement
+from msxr_bench.geometry import effective_placement
 from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
 from msxr_bench.data.types import MS_CXR_CATEGORIES
 from msxr_bench.engine import ImageItem, TextLengthPolicy, prepare_adapter
 from msxr_bench.metrics import BOX_RULE, NAN_POLICY, STATUS_FLAGS, status_counts
 from msxr_bench.metrics.aggregation import group_index, macro_mean, micro_mean
+from msxr_bench.hashing import sample_ids_sha256
 from msxr_bench.results import DatasetInfo, Metric, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric, category_table
 from msxr_bench.tasks.assemble import (
-    RunClock, apply_limit, build_result, file_record, gathered_names, image_failure_report, sample_ids_sha256,
+    RunClock, apply_limit, build_result, file_record, gathered_names, image_failure_report,
 )
 from msxr_bench.tasks.heatmaps import HeatmapWriter
 from msxr_bench.tasks.map_scoring import MapRequest, score_map_requests
-from msxr_bench.tasks.maps import GridScoring, adapter_placement
+from msxr_bench.geometry.scoring import GridScoring, resolve_placement
 from msxr_bench.tasks.providers import text_memo
 from msxr_bench.tasks.sensitivity import DRAW_RULE, draw_wrong_phrases
 from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
@@ -34,7 +35,7 @@ SMALL_CATEGORY = 5
 def grid_scoring_for(adapter, spec: TaskSpec) -> GridScoring:
     """Smoothing from the adapter's geometry, rescaling from its meta, placement from its option."""
     rescale = (-1.0, 1.0) if adapter.meta.map_rescale == "minmax" else None
-    placement = adapter_placement(adapter, spec.defaults["placement"])
+    placement = resolve_placement(adapter.map_placement, spec.defaults["placement"])
     return GridScoring(adapter.geometry.smoothing_sigma, rescale, placement)
 
 

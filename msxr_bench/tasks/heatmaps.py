@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry import grid_to_image
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import grid_to_image
 from msxr_bench.data.images import load_image
 from msxr_bench.tasks.map_scoring import MapRequest, MapScore, boxes_in_image
 

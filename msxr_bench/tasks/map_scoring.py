@@ -12,13 +12,14 @@ from typing import Callable, Sequence
 import torch
 
 from msxr_bench.adapters.base import EncoderAdapter
-from msxr_bench.data.geometry import AxisMap, axis_map
+from msxr_bench.geometry import AxisMap, axis_map
 from msxr_bench.data.types import Box
 from msxr_bench.engine import profile
 from msxr_bench.engine.images import ImageFailure, ImageItem, shard
 from msxr_bench.metrics import grounding_scores
 from msxr_bench.tasks.assemble import gather_scores
-from msxr_bench.tasks.maps import GridScoring, GridStream
+from msxr_bench.engine.grids import GridStream
+from msxr_bench.geometry.scoring import GridScoring
 from msxr_bench.tasks.providers import image_provider
 from msxr_bench.tasks.spec import EvalContext
 

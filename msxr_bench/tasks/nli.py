@@ -12,7 +12,8 @@ from msxr_bench.data.nli import find_nli_file, load_nli
 from msxr_bench.engine import TextLengthPolicy, prepare_adapter
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric, group_mean
-from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, file_record, sample_ids_sha256
+from msxr_bench.hashing import sample_ids_sha256
+from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, file_record
 from msxr_bench.tasks.providers import text_memo
 from msxr_bench.tasks.spec import EvalContext, TaskSpec
 

@@ -15,7 +15,8 @@ from msxr_bench.data.nli import find_nli_file, load_nli
 from msxr_bench.data.types import NLI_LABELS
 from msxr_bench.results import CategoryRow, DatasetInfo, Metric, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric
-from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, file_record, sample_ids_sha256
+from msxr_bench.hashing import sample_ids_sha256
+from msxr_bench.tasks.assemble import RunClock, apply_limit, build_result, file_record
 from msxr_bench.tasks.radnli_protocol import run_protocol
 from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
 from msxr_bench.training.nli_config import NLIFinetuneConfig

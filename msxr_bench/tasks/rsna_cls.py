@@ -11,10 +11,11 @@ import torch
 
 from msxr_bench.engine import ImageItem, TextLengthPolicy, prepare_adapter, shard
 from msxr_bench.metrics.classification import auroc, binary_metrics_at, f1_max_threshold
+from msxr_bench.hashing import sample_ids_sha256
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric
 from msxr_bench.tasks.assemble import (
-    RunClock, apply_limit, build_result, gather_scores, image_failure_report, sample_ids_sha256,
+    RunClock, apply_limit, build_result, gather_scores, image_failure_report,
 )
 from msxr_bench.tasks.providers import image_provider, text_memo
 from msxr_bench.tasks.rsna_data import select_rsna

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from msxr_bench.data.rsna import IMAGE_SIZE, RsnaFiles, find_rsna_files, load_rsna, rsna_patient_ids
-from msxr_bench.data.splits import matches_known_split, rsna_split, split_sha256
+from msxr_bench.data.splits import matches_known_split, rsna_split
+from msxr_bench.hashing import ordered_ids_sha256
 from msxr_bench.data.types import RsnaSample, SkipReport
 from msxr_bench.results import FileRecord
 from msxr_bench.tasks.assemble import file_record
@@ -43,13 +44,13 @@ def select_rsna(spec: TaskSpec, ctx: EvalContext) -> RsnaSelection:
     all_ids = rsna_patient_ids(files.labels)
     if split == "all":
         ids, scheme = sorted(all_ids), None
-        record = {"split": "all", "n_ids": len(ids), "ids_sha256": split_sha256(ids)}
+        record = {"split": "all", "n_ids": len(ids), "ids_sha256": ordered_ids_sha256(ids)}
     else:
         scheme = ctx.split_scheme
         parts = rsna_split(all_ids, scheme)
         ids = parts[split]
         record = {
-            "split": split, "scheme": scheme, "n_ids": len(ids), "ids_sha256": split_sha256(ids),
+            "split": split, "scheme": scheme, "n_ids": len(ids), "ids_sha256": ordered_ids_sha256(ids),
             "rule": "rebuilt from every patientId of the labels file (images present or not), see data/splits.py",
             "matches_published_kaggle_split": matches_known_split(parts, scheme),
         }

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import torch
 
-from msxr_bench.data.geometry import effective_placement
+from msxr_bench.geometry import effective_placement
 from msxr_bench.engine import ImageItem, TextLengthPolicy, prepare_adapter
 from msxr_bench.metrics import BOX_RULE, NAN_POLICY, STATUS_FLAGS, status_counts
 from msxr_bench.metrics.aggregation import micro_mean
+from msxr_bench.hashing import sample_ids_sha256
 from msxr_bench.results import DatasetInfo, TaskResult
 from msxr_bench.tasks.aggregate import bootstrap_metric
 from msxr_bench.tasks.assemble import (
-    RunClock, apply_limit, build_result, gathered_names, image_failure_report, sample_ids_sha256,
+    RunClock, apply_limit, build_result, gathered_names, image_failure_report,
 )
 from msxr_bench.tasks.heatmaps import HeatmapWriter
 from msxr_bench.tasks.map_scoring import MapRequest, score_map_requests
-from msxr_bench.tasks.maps import GridScoring, adapter_placement
+from msxr_bench.geometry.scoring import GridScoring, resolve_placement
 from msxr_bench.tasks.providers import text_memo
 from msxr_bench.tasks.rsna_cls import prompts
 from msxr_bench.tasks.rsna_data import BOX_FRAME, select_rsna
@@ -45,7 +46,7 @@ def run_rsna_seg(spec: TaskSpec, ctx: EvalContext) -> TaskResult:
         policy.apply(prompt)  # a prompt that is too long fails the run now, before any image work
     memo = text_memo(ctx, adapter, policy)
     low, high = spec.defaults["rescale"]
-    placement = adapter_placement(adapter, spec.defaults["placement"])
+    placement = resolve_placement(adapter.map_placement, spec.defaults["placement"])
     scoring = GridScoring(adapter.geometry.smoothing_sigma, (float(low), float(high)), placement)
     threshold = float(spec.defaults["threshold"])
     requests = [MapRequest(s.patient_id, ImageItem(s.patient_id, s.image_path), 0, s.boxes, box_frame=BOX_FRAME)

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry import preprocess
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry import preprocess
 from msxr_bench.data.images import load_image
 from msxr_bench.data.types import ImageReportPair, SkipReport
 from msxr_bench.training.text import CaptionMode, pooled_sentences, sample_caption

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from msxr_bench.data.mimic import find_mimic_roots, load_mimic_pairs
-from msxr_bench.training import distributed as dist_ctx
+from msxr_bench.engine import distributed
 from msxr_bench.training.augment import augment_batch
 from msxr_bench.training.data import EpochBatchSampler, PairDataset
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
@@ -76,21 +76,21 @@ def _generator(seed: int, counter: int, stream: int) -> torch.Generator:
 
 def train(opts: TrainOptions) -> Path:
     """Train `opts.model` and return the adapter checkpoint directory (OUTPUT/checkpoint)."""
-    ctx = dist_ctx.init_distributed(opts.device)
+    ctx = distributed.init_process(opts.device)
     try:
         return _train(opts, ctx)
     finally:
-        dist_ctx.cleanup(ctx)
+        distributed.stop()
 
 
-def _train(opts: TrainOptions, ctx: dist_ctx.DistributedContext) -> Path:
+def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     recipe = get_recipe(opts.model, opts.config, opts.text_model, opts.image_init)
     s = recipe.settings
     s = replace(s, batch_size=opts.batch_size or s.batch_size, lr=opts.lr or s.lr,
                 max_steps=opts.max_steps or s.max_steps)
     files = RunFiles(Path(opts.output), ctx.is_main)
     files.prepare(opts.resume)
-    dist_ctx.barrier(ctx)
+    distributed.barrier()
 
     jpg_root, reports_root = find_mimic_roots(opts.data_root)
     train_pairs, skips = load_mimic_pairs(jpg_root, reports_root, "train", True, s.text.loader_section)
@@ -104,7 +104,7 @@ def _train(opts: TrainOptions, ctx: dist_ctx.DistributedContext) -> Path:
 
     if not opts.resume and ctx.is_main:
         recipe.make_tokenizer(train_set.corpus(), files.tokenizer_dir)
-    dist_ctx.barrier(ctx)
+    distributed.barrier()
     tokenizer = recipe.load_tokenizer(files.tokenizer_dir)
 
     torch.manual_seed(opts.seed)  # identical initial weights on every process
@@ -149,9 +149,9 @@ def _train(opts: TrainOptions, ctx: dist_ctx.DistributedContext) -> Path:
     description = f"{opts.model} ({opts.config} config) trained with msxr-bench on {', '.join(training_data)}"
 
     def save() -> None:
-        dist_ctx.sync_buffers(ctx, module)
-        rngs = dist_ctx.gather_objects(ctx, capture_rng())
-        fingerprints = dist_ctx.gather_objects(ctx, parameter_fingerprint(module))
+        distributed.sync_buffers(module)
+        rngs = distributed.gather(capture_rng())
+        fingerprints = distributed.gather(parameter_fingerprint(module))
         files.log({"step": step, "event": "checkpoint", "replica_fingerprints": fingerprints})
         if len(set(fingerprints)) > 1:
             raise RuntimeError(f"step {step}: the {ctx.world_size} DDP replicas hold different weights "
@@ -159,7 +159,7 @@ def _train(opts: TrainOptions, ctx: dist_ctx.DistributedContext) -> Path:
         if ctx.is_main:
             files.save(step, module, optimizer, scheduler, scaler, rngs, run,
                        lambda d: recipe.export(module, tokenizer, d, training_data, description))
-        dist_ctx.barrier(ctx)
+        distributed.barrier()
 
     progress = tqdm(total=total, initial=step, desc=f"train {opts.model}", unit="step",
                     disable=not (ctx.is_main and opts.progress))
@@ -200,7 +200,7 @@ def _train(opts: TrainOptions, ctx: dist_ctx.DistributedContext) -> Path:
             if steps_per_batch(scheduler):
                 scheduler.step()
             step += 1
-            record = dist_ctx.all_mean(ctx, {k: float(v.detach()) for k, v in losses.items()})
+            record = distributed.all_mean({k: float(v.detach()) for k, v in losses.items()}, ctx.device)
             now = time.perf_counter()
             files.log({"step": step, "epoch": epoch, **record, "lr": lr, "grad_norm": float(grad_norm),
                        "pairs_per_s": round(s.batch_size * ctx.world_size / max(now - tick, 1e-9), 1),
@@ -209,7 +209,7 @@ def _train(opts: TrainOptions, ctx: dist_ctx.DistributedContext) -> Path:
             progress.update(1)
             progress.set_postfix(loss=f"{record['loss']:.3f}")
             if val_set is not None and (step % val_every == 0 or step == total):
-                dist_ctx.sync_buffers(ctx, module)
+                distributed.sync_buffers(module)
                 val = validation_loss(module, val_set, collate, s, ctx)
                 files.log({"step": step, "split": "validate", **val})
                 if not steps_per_batch(scheduler) and "loss" in val:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from msxr_bench.training import distributed as dist_ctx
+from msxr_bench.engine import distributed
 from msxr_bench.training.augment import centre_view
 from msxr_bench.training.data import EpochBatchSampler, PairDataset
 from msxr_bench.training.recipes.base import RecipeSettings
@@ -19,7 +19,7 @@ from msxr_bench.training.run_files import batch_to
 
 @torch.no_grad()
 def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, s: RecipeSettings,
-                    ctx: dist_ctx.DistributedContext) -> dict[str, float]:
+                    ctx: distributed.Process) -> dict[str, float]:
     batch_size = min(s.batch_size, len(dataset) // ctx.world_size)
     if batch_size < 2:
         return {}
@@ -38,6 +38,6 @@ def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, 
         n += 1
     module.train(was_training)
     keys = sorted(sums)
-    totals = dist_ctx.all_sum(ctx, [sums[k] for k in keys] + [float(n)])
+    totals = distributed.all_sum([sums[k] for k in keys] + [float(n)], ctx.device)
     count = totals[-1]
     return {k: v / count for k, v in zip(keys, totals[:-1])} if count else {}

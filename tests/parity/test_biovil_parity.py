@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from msxr_bench.adapters.biovil import build_biovil, build_biovil_t
-from msxr_bench.adapters.biovil_inference import ground_phrases, similarity_score
-from msxr_bench.data.geometry import grid_to_image, preprocess, smooth_grid
+from msxr_bench.inference import ground_phrases, similarity_score
+from msxr_bench.geometry import grid_to_image, preprocess, smooth_grid
 from msxr_bench.data.images import load_image
 from oracle_runner import run_cached
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from msxr_bench.adapters.base import Geometry
+from msxr_bench.geometry.types import Geometry
 from msxr_bench.training.augment import Augmentation
 from msxr_bench.training.data import TextPolicy
 from msxr_bench.training.vocab import build_vocab, load_tokenizer, write_tokenizer

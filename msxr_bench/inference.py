@@ -1,9 +1,9 @@
-"""Single image, a few phrases: hi-ml-multimodal's `ImageTextInferenceEngine` rebuilt on the adapter contract
-(decode -> resize/crop -> patch-text cosine -> Gaussian on the grid -> original frame, NaN outside the crop).
+"""Single image, a few phrases, any adapter with patch embeddings: hi-ml-multimodal's `ImageTextInferenceEngine`
+rebuilt on the adapter contract (decode -> geometry -> local scores -> Gaussian on the grid per the model's
+geometry -> original frame, NaN outside the crop).
 
-`ground_phrases` returns exactly what the official `get_similarity_map_from_raw_data` returns for each phrase
-(tests/parity/). Tasks that score many images batch `encode_images` + `similarity_grid` + geometry instead.
-Works with any adapter that has patch embeddings and a `resize_crop`/`letterbox_crop` geometry.
+For BioViL, `ground_phrases` returns exactly what the official `get_similarity_map_from_raw_data` returns for each
+phrase (tests/parity/). Tasks that score many images batch `encode_images` + `similarity_grid` + geometry instead.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from msxr_bench.adapters.base import EncoderAdapter
-from msxr_bench.data.geometry import grid_to_image, preprocess, smooth_grid
+from msxr_bench.geometry import grid_to_image, preprocess, resolve_placement, smooth_grid
 from msxr_bench.data.images import load_image
 
 
@@ -39,10 +39,11 @@ def _device(adapter: EncoderAdapter) -> torch.device:
 @torch.no_grad()
 def ground_phrases(adapter: EncoderAdapter, image_path: str | Path, phrases: list[str],
                    interpolation: str = "nearest", placement: str | None = None) -> GroundingResult:
-    """Similarity maps of `phrases` on one image, as hi-ml's engine computes them (nearest by default)."""
+    """Similarity maps of `phrases` on one image, as hi-ml's engine computes them (nearest by default). Placement:
+    `placement` if given, else the adapter's own (`map_placement`), else "official"."""
     if not phrases:
         raise ValueError("give at least one phrase")
-    placement = placement or getattr(adapter, "map_placement", "official")
+    placement = resolve_placement(placement or adapter.map_placement)
     geometry = adapter.geometry
     image = load_image(image_path)
     height, width = image.shape

@@ -25,12 +25,12 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry.forward import forward_transform
+from msxr_bench.geometry.types import Geometry, Placement
+from msxr_bench.geometry.forward import forward_transform
 
 __all__ = ["AxisMap", "axis_map", "effective_placement", "grid_to_image", "official_square_side"]
 
-Placement = Literal["official", "exact"]
+
 
 
 @dataclass(frozen=True)

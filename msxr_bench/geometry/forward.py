@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from msxr_bench.adapters.base import Geometry
-from msxr_bench.data.geometry.area_resize import resize_area
+from msxr_bench.geometry.types import Geometry
+from msxr_bench.geometry.area_resize import resize_area
 
 __all__ = ["ForwardTransform", "forward_transform", "preprocess"]
 
