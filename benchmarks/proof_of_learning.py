@@ -17,7 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from msxr_bench.training.evaluation import PAPER_PROMPTS, PromptPair, init_checkpoint, learning_metrics
+from msxr_bench.learning import PAPER_PROMPTS, PromptPair, learning_metrics
+from msxr_bench.training.recipes import init_checkpoint
 from msxr_bench.training.loop import TrainOptions, train
 from msxr_bench.toyworld.phrases import SINGLE_NEGATIONS
 from msxr_bench.training.recipes import get_recipe

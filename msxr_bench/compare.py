@@ -1,7 +1,7 @@
 """Release regression check: two runs of the same task on the same samples, compared sample by sample.
 
 Rows are paired by sample_id; each metric is recomputed from the rows with the task's own statistic
-(`leaderboard.reaggregate`: CNR macro over categories, AUROC, ...) and the candidate-minus-baseline difference gets
+(`Task.metrics` via `tasks.recompute`: CNR macro over categories, AUROC, ...) and the candidate-minus-baseline difference gets
 a seeded paired bootstrap (`metrics.bootstrap.paired_bootstrap`, category-stratified where the task stratifies).
 A metric is a regression when the candidate is significantly worse (one-sided p < alpha) by more than min_effect.
 Inputs that cannot be paired (other task, version, split, sample set) are refused, never compared.
@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from msxr_bench.leaderboard.checks import check_metrics, check_rows, check_task, load_result
-from msxr_bench.leaderboard.reaggregate import RowError, has_direction, row_statistics
 from msxr_bench.metrics.bootstrap import paired_bootstrap
 from msxr_bench.results import TaskResult
+from msxr_bench.run_manifest import check_run_folder
+from msxr_bench.tasks.recompute import RowError, has_direction, row_statistics
 
 # row fields that must agree sample by sample (the task groups or labels by them)
 GROUP_FIELDS = {"ms-cxr": "category", "rsna-cls": "label", "radnli-zs": "label", "radnli": "label"}
@@ -58,13 +59,20 @@ def load_side(path: Path) -> Side:
     """A results file, or every results JSON of a folder (`OUTPUT/<model>/`), by task name."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.glob("*.json") if p.name != "model.json")
+        files = sorted(p for p in path.glob("*.json") if p.name not in ("model.json", "run.json"))
         if not files:
             raise CompareInputError(f"{path}: no results JSON in this folder")
     elif path.is_file():
         files = [path]
     else:
         raise CompareInputError(f"{path}: no such file or folder")
+    if path.is_dir():
+        try:
+            problems = check_run_folder(path, files)
+        except ValueError as exc:
+            problems = [str(exc)]
+        if problems:
+            raise CompareInputError(f"{path} does not hold the results of one complete run:\n  " + "\n  ".join(problems))
     side: Side = {}
     for f in files:
         result = _load_file(f)
@@ -75,26 +83,37 @@ def load_side(path: Path) -> Side:
     return side
 
 
+def _key(row: dict, fields: list[str]) -> tuple:
+    return tuple(row.get(k) for k in fields)
+
+
 def paired_rows(baseline: TaskResult, candidate: TaskResult, names: tuple[str, str]) -> list[dict]:
-    """Candidate rows in baseline order, after checking that the two runs can be paired at all."""
+    """Candidate rows in baseline order (paired by the row key), after checking that the two runs can be paired."""
     b_name, c_name = names
     b, c = baseline, candidate
     checks = [("task", b.task.name, c.task.name), ("task version", b.task.version, c.task.version),
               ("dataset", b.dataset.name, c.dataset.name), ("dataset version", b.dataset.version, c.dataset.version),
               ("split", b.dataset.split, c.dataset.split), ("split scheme", b.dataset.split_scheme,
-                                                            c.dataset.split_scheme),
-              ("sample set (sample_ids_sha256)", b.dataset.sample_ids_sha256, c.dataset.sample_ids_sha256)]
+                                                            c.dataset.split_scheme), ("row key", b.row_key, c.row_key)]
     for what, x, y in checks:
         if x != y:
             raise CompareInputError(f"cannot compare {b_name} with {c_name}: {what} differs ({x!r} vs {y!r})")
-    by_id = {str(r["sample_id"]): r for r in c.samples}
-    b_ids = [str(r["sample_id"]) for r in b.samples]
-    missing, extra = set(b_ids) - set(by_id), set(by_id) - set(b_ids)
+    fields = list(b.row_key)
+    by_key = {_key(r, fields): r for r in c.samples}
+    b_keys = [_key(r, fields) for r in b.samples]
+    missing, extra = set(b_keys) - set(by_key), set(by_key) - set(b_keys)
     if missing or extra:
-        example = sorted(missing or extra)[:3]
-        raise CompareInputError(f"cannot compare {b_name} with {c_name}: scored samples differ ({len(missing)} only "
-                                f"in the baseline, {len(extra)} only in the candidate, e.g. {', '.join(example)})")
-    rows = [by_id[i] for i in b_ids]
+        def show(keys: set) -> str:
+            ids = sorted("/".join(map(str, k)) for k in keys)
+            return ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        raise CompareInputError(
+            f"cannot compare {b_name} with {c_name}: scored samples differ ({len(missing)} only in the baseline"
+            + (f": {show(missing)}" if missing else "") + f"; {len(extra)} only in the candidate"
+            + (f": {show(extra)}" if extra else "") + ")")
+    if b.dataset.sample_ids_sha256 != c.dataset.sample_ids_sha256:
+        raise CompareInputError(f"cannot compare {b_name} with {c_name}: sample set (sample_ids_sha256) differs "
+                                "although the scored rows agree (different skips)")
+    rows = [by_key[k] for k in b_keys]
     field = GROUP_FIELDS.get(b.task.name)
     if field is not None:
         for rb, rc in zip(b.samples, rows):
@@ -104,10 +123,10 @@ def paired_rows(baseline: TaskResult, candidate: TaskResult, names: tuple[str, s
     return rows
 
 
-def _verdict(metric: str, diff: float, low: float, p_worse: float, alpha: float, min_effect: float) -> str:
+def _verdict(task: str, metric: str, diff: float, low: float, p_worse: float, alpha: float, min_effect: float) -> str:
     if math.isnan(diff):
         return "undefined"
-    if not has_direction(metric):
+    if not has_direction(task, metric):
         return "no direction"
     if p_worse < alpha and diff < -min_effect:
         return "worse"
@@ -122,8 +141,8 @@ def compare_results(baseline: TaskResult, candidate: TaskResult, metrics: list[s
     """Paired bootstrap of each metric (default: the task's main score; ["all"]: every metric)."""
     rows = paired_rows(baseline, candidate, names)
     try:
-        stats_b = row_statistics(baseline.task.name, baseline.samples, baseline.scoring)
-        stats_c = row_statistics(candidate.task.name, rows, candidate.scoring)
+        stats_b = row_statistics(baseline)
+        stats_c = row_statistics(candidate.model_copy(update={"samples": rows}))
     except RowError as exc:
         raise CompareInputError(f"cannot recompute the metrics: {exc}") from exc
     wanted = [baseline.main_score.name] if not metrics else (list(stats_b) if metrics == ["all"] else metrics)
@@ -136,7 +155,7 @@ def compare_results(baseline: TaskResult, candidate: TaskResult, metrics: list[s
         sb, sc = stats_b[m], stats_c[m]
         pb = paired_bootstrap(sc.data, sb.data, sb.statistic, n_resamples=n_resamples, seed=seed, alpha=alpha,
                               strata=sb.strata)
-        verdict = _verdict(m, pb.diff, pb.low, pb.p_value_worse, alpha, min_effect)
+        verdict = _verdict(baseline.task.name, m, pb.diff, pb.low, pb.p_value_worse, alpha, min_effect)
         out.append(MetricComparison(baseline.task.name, m, sb.value(), sc.value(), pb.diff, pb.low, pb.high,
                                     pb.p_value_worse, verdict))
     return out

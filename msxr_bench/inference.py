@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from msxr_bench.adapters.base import EncoderAdapter
-from msxr_bench.geometry import grid_to_image, preprocess, resolve_placement, smooth_grid
+from msxr_bench.geometry import GridScoring, axis_map, grid_to_image, preprocess, resolve_placement
 from msxr_bench.data.images import load_image
 
 
@@ -25,10 +25,11 @@ class GroundingResult:
 
     image: np.ndarray  # uint8 [H, W], as the model saw it before resizing
     phrases: list[str]
-    grids: np.ndarray  # float32 [P, h, w], smoothed patch-text cosine
+    grids: np.ndarray  # float32 [P, h, w], smoothed local scores (min-max rescaled for models that declare it)
     maps: np.ndarray  # float32 [P, H, W], NaN outside the region the model saw
     placement: str
     interpolation: str
+    scale: str = "patch-text cosine similarity"  # what the values are (for colour bars)
 
 
 def _device(adapter: EncoderAdapter) -> torch.device:
@@ -50,10 +51,14 @@ def ground_phrases(adapter: EncoderAdapter, image_path: str | Path, phrases: lis
     adapter.eval()
     x = preprocess(image, geometry)[None].to(_device(adapter))
     grid = adapter.similarity_grid(adapter.encode_images(x), adapter.encode_texts(list(phrases)))[0]
-    grid = smooth_grid(grid.float().cpu(), geometry.smoothing_sigma)
+    minmax = adapter.meta.map_rescale == "minmax"  # scores not on a cosine scale: rescaled as the tasks do (A.3)
+    scoring = GridScoring(geometry.smoothing_sigma, (-1.0, 1.0) if minmax else None, placement)
+    grid = scoring.apply(grid.float().cpu(), axis_map(geometry, height, width, placement))
     maps = grid_to_image(grid, geometry, height, width, placement=placement, interpolation=interpolation)
     return GroundingResult(image=image, phrases=list(phrases), grids=grid.numpy().astype(np.float32),
-                           maps=maps.numpy().astype(np.float32), placement=placement, interpolation=interpolation)
+                           maps=maps.numpy().astype(np.float32), placement=placement, interpolation=interpolation,
+                           scale="local score, min-max rescaled to [-1, 1]" if minmax
+                           else "patch-text cosine similarity")
 
 
 @torch.no_grad()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,7 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "2.0.0"
+SCHEMA_VERSIONS = ("1.0.0", "2.0.0")  # files of both validate; v1 files lack protocol and row_key
 PROVENANCE_PACKAGES = (
     "msxr-bench", "torch", "numpy", "scipy", "pandas", "pydicom", "scikit-image",
     "transformers", "pydantic", "click", "matplotlib",
@@ -103,9 +106,20 @@ class AdapterRecord(_Strict):
     name: str = Field(description="the name the adapter was built by (registry name)")
     identity: str
     options: dict[str, str] = {}
+    capabilities: list[str] | None = Field(default=None, description="declared capabilities (v2)")
     meta: AdapterMetaRecord
-    geometry: dict[str, JsonValue]
+    geometry: dict[str, JsonValue] | None = Field(description="input geometry; null for text-only adapters")
     max_text_tokens: int | None = None
+
+
+class ProtocolRecord(_Strict):
+    """The named protocol a result was computed under: release + split rule, and what every quantity means."""
+
+    name: str
+    description: str
+    origin: str = ""
+    split: str
+    definitions: dict[str, str] = {}
 
 
 class SkipRecord(_Strict):
@@ -139,15 +153,19 @@ class Provenance(_Strict):
 
 
 class TaskResult(_Strict):
-    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0.0", "2.0.0"] = Field(description="required: a file states its schema version")
     task: TaskInfo
+    protocol: ProtocolRecord | None = Field(default=None, description="required from schema 2.0.0 on")
     dataset: DatasetInfo
     adapter: AdapterRecord
     scoring: dict[str, JsonValue] = Field(description="every scoring choice, by name")
     main_score: MainScore
     metrics: dict[str, Metric]
     per_category: list[CategoryRow] = []
-    samples: list[dict[str, SampleValue]] = Field(description="one row per scored sample, keyed by sample_id")
+    row_key: list[str] = Field(default=["sample_id"], min_length=1,
+                               description="the row fields that identify a row (unique per file)")
+    contains_dataset_text: bool = Field(default=False, description="true only for --keep-text runs: not shareable")
+    samples: list[dict[str, SampleValue]] = Field(description="one row per scored sample, keyed by row_key")
     skipped: list[SkipRecord] = []
     notes: list[str] = []
     provenance: Provenance
@@ -160,23 +178,59 @@ class TaskResult(_Strict):
         both_nan = a is not None and b is not None and math.isnan(a) and math.isnan(b)
         if not (a == b or (a is None and b is None) or both_nan):
             raise ValueError(f"main score value {a} differs from metrics[{self.main_score.name!r}] = {b}")
-        seen: set[str] = set()
+        if self.schema_version != "1.0.0" and self.protocol is None:
+            raise ValueError(f"schema {self.schema_version} requires a protocol record")
+        seen: set[tuple] = set()
         for i, row in enumerate(self.samples):
-            sid = row.get("sample_id")
-            if not isinstance(sid, str):
+            if not isinstance(row.get("sample_id"), str):
                 raise ValueError(f"samples[{i}] has no string 'sample_id'")
-            if sid in seen:
-                raise ValueError(f"samples[{i}]: duplicate sample_id {sid!r}")
-            seen.add(sid)
+            missing = [k for k in self.row_key if k not in row]
+            if missing:
+                raise ValueError(f"samples[{i}] lacks the row key field(s) {missing}")
+            key = tuple(row[k] for k in self.row_key)
+            if key in seen:
+                raise ValueError(f"samples[{i}]: duplicate row key {dict(zip(self.row_key, key))}")
+            seen.add(key)
         return self
+
+    @property
+    def skipped_total(self) -> int:
+        """Samples (or loader rows) skipped while loading or scoring, over every skip record."""
+        return sum(s.total for s in self.skipped)
+
+    def __str__(self) -> str:
+        from msxr_bench.table import format_result
+
+        return format_result(self)
+
+    def to_dataframe(self):
+        """The per-sample rows as a pandas DataFrame (one row per `row_key`)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.samples)
 
 
 # ---- reading, writing, schema ---------------------------------------------------------------------
-def write_result(result: TaskResult, path: Path) -> Path:
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file in the same folder and a rename: a reader sees the old
+    file or the new one, never half of one (an interrupted run leaves no truncated JSON)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(result.model_dump_json(indent=1) + "\n")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def write_result(result: TaskResult, path: Path) -> Path:
+    return write_atomic(path, result.model_dump_json(indent=1) + "\n")
 
 
 def load_result(path: Path) -> TaskResult:

@@ -24,9 +24,10 @@ DISPLAY_PIXELS = 1024  # pictures are drawn from a strided view of at most this 
 
 def save_heatmap_overlay(image: np.ndarray, heatmap: np.ndarray, boxes: Sequence[Box], title: str, path: Path,
                          cnr: float | None = None, vmin: float = -1.0, vmax: float = 1.0, alpha: float = 0.5,
-                         footnote: str | None = None) -> Path:
+                         footnote: str | None = None, signed_cnr: float | None = None) -> Path:
     """Image in grey, `heatmap` ([H, W], NaN = not seen by the model, left transparent) alpha-blended with a
-    diverging colormap in [vmin, vmax], ground-truth boxes dashed, the phrase as title, CNR in the corner."""
+    diverging colormap in [vmin, vmax], ground-truth boxes dashed, the phrase as title, the signed CNR in the
+    corner (beside the absolute CNR, which flatters a map that points away from the boxes)."""
     if image.shape[:2] != heatmap.shape:
         raise ValueError(f"image {image.shape[:2]} and heatmap {heatmap.shape} differ in size")
     h, w = heatmap.shape
@@ -40,9 +41,11 @@ def save_heatmap_overlay(image: np.ndarray, heatmap: np.ndarray, boxes: Sequence
         ax.add_patch(Rectangle((box.x, box.y), box.w, box.h, fill=False, edgecolor="lime", linewidth=1.8,
                                linestyle="--"))
     ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
-    if cnr is not None:
-        ax.text(0.02, 0.98, f"CNR {cnr:.2f}", transform=ax.transAxes, ha="left", va="top", fontsize=10,
-                color="black", bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    badge = cnr_badge(cnr, signed_cnr)
+    if badge:
+        away = signed_cnr is not None and signed_cnr < 0
+        ax.text(0.02, 0.98, badge, transform=ax.transAxes, ha="left", va="top", fontsize=10,
+                color="darkred" if away else "black", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
     if footnote:
         ax.text(0.99, 0.01, footnote, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="white")
     ax.set_axis_off()
@@ -52,6 +55,14 @@ def save_heatmap_overlay(image: np.ndarray, heatmap: np.ndarray, boxes: Sequence
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def cnr_badge(cnr: float | None, signed_cnr: float | None) -> str:
+    """The overlay's corner text: the signed CNR first (negative = the map points away from the boxes)."""
+    if signed_cnr is not None:
+        text = f"signed CNR {signed_cnr:+.2f}" + (f"  (|CNR| {cnr:.2f})" if cnr is not None else "")
+        return text + ("\nmap highest outside the boxes" if signed_cnr < 0 else "")
+    return f"CNR {cnr:.2f}" if cnr is not None else ""
 
 
 def save_category_bars(per_category: Sequence[dict], metrics: Sequence[str], title: str, path: Path,

@@ -13,7 +13,6 @@ import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -24,10 +23,9 @@ from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.geometry import smooth_grid
 from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
-from msxr_bench.engine import resolve_runtime
+from msxr_bench.evaluation import evaluate
 from msxr_bench.leaderboard.board import BOARD
-from msxr_bench.results import write_result
-from msxr_bench.tasks import TASKS, EvalContext, TaskSkipped
+from msxr_bench.tasks.catalog import TASKS
 
 WORLD = Path(__file__).resolve().parents[1] / "fixtures" / "toyworld"
 N_BOOTSTRAP = 50
@@ -50,16 +48,14 @@ def _with_checksum(adapter: EncoderAdapter, tensors: list[torch.Tensor], name: s
     return adapter
 
 
-def _run(adapter: EncoderAdapter, name: str, tasks: tuple[str, ...], out: Path, **options) -> Path:
-    options = {"n_bootstrap": N_BOOTSTRAP, **options}
-    ctx = EvalContext(adapter=adapter, adapter_name=name, runtime=resolve_runtime("cpu"), data_root=WORLD,
-                      num_workers=0, progress=False, argv=["tests"], **options)
-    for task in tasks:  # what `evaluate` writes, without its bar chart, on the toy track's splits
-        try:
-            write_result(TASKS[task].run(replace(ctx, split=BOARD[task].run_split("toyworld"))), out / f"{task}.json")
-        except TaskSkipped:  # radnli: the random CNN has no text encoder to fine-tune
-            continue
-    return out
+def _run(adapter: EncoderAdapter, tasks: tuple[str, ...], out: Path, **options) -> Path:
+    """`evaluate` on the toy track's splits: OUT/<adapter name>/ with the results files and run.json (tasks the
+    adapter cannot run, like radnli for the random CNN, are skipped)."""
+    options = {"bootstrap": N_BOOTSTRAP, **options}
+    params = {task: {"split": BOARD[task].run_split("toyworld")} for task in tasks}
+    evaluate(adapter, tasks, WORLD, task_params=params, output=out, device="cpu", num_workers=0, progress=False,
+             argv=["tests"], **options)
+    return out / adapter.meta.name
 
 
 @functools.cache
@@ -67,7 +63,7 @@ def weighed_run() -> Path:
     """`OUTPUT/<model>/` of a random CNN (with a weights checksum) on every task of the toy world it can run."""
     cnn = RandomCNNAdapter(seed=0)
     adapter = _with_checksum(cnn, list(cnn.body.state_dict().values()), "test-random-cnn")
-    return _run(adapter, "test-random-cnn", tuple(TASKS), _workdir() / "runs" / "test-random-cnn")
+    return _run(adapter, tuple(TASKS), _workdir() / "runs")
 
 
 class DegradedOracle(BoxOracleAdapter):
@@ -90,7 +86,7 @@ def _oracle() -> BoxOracleAdapter:
 @functools.cache
 def oracle_limited_run() -> Path:
     """ms-cxr of the box oracle on the first 20 samples only (--limit 20): another sample set."""
-    return _run(_oracle(), "oracle", ("ms-cxr",), _workdir() / "runs" / "oracle-limit-20", limit=20, n_bootstrap=0)
+    return _run(_oracle(), ("ms-cxr",), _workdir() / "runs" / "limit-20", limit=20, bootstrap=0)
 
 
 @functools.cache
@@ -102,13 +98,13 @@ def oracle_runs() -> tuple[Path, Path]:
     for adapter, name in ((good, "oracle"), (bad, "oracle-degraded")):
         grids = [g for key in sorted(adapter.grids) for _, g in sorted(adapter.grids[key].items())]
         _with_checksum(adapter, grids, name)
-        paths.append(_run(adapter, name, ("ms-cxr",), _workdir() / "runs" / name) / "ms-cxr.json")
+        paths.append(_run(adapter, ("ms-cxr",), _workdir() / "runs") / "ms-cxr.json")
     return paths[0], paths[1]
 
 
 def model_card(run: Path, model: str = "testorg/random-cnn", revision: str = "v1", **changes) -> dict:
     """A valid model.json for the results in `run` (their adapter name and weights checksum)."""
-    result = json.loads(next(run.glob("*.json")).read_text())
+    result = json.loads(next(p for p in sorted(run.glob("*.json")) if p.name != "run.json").read_text())
     card = {
         "schema_version": "1.0.0", "model": model, "revision": revision,
         "display_name": f"{result['adapter']['name']} (tests)", "description": "made by the leaderboard tests",
@@ -125,7 +121,7 @@ def model_card(run: Path, model: str = "testorg/random-cnn", revision: str = "v1
 
 def make_submission(root: Path, run: Path, model: str = "testorg/random-cnn", revision: str = "v1",
                     **changes) -> Path:
-    """`root/<org>__<model>/<revision>/` holding model.json and copies of the results files of `run`."""
+    """`root/<org>__<model>/<revision>/` holding model.json and copies of the results files (and run.json) of `run`."""
     folder = root / model.replace("/", "__") / revision
     folder.mkdir(parents=True)
     for f in run.glob("*.json"):
@@ -144,11 +140,10 @@ def radnli_run() -> Path:
     try:
         (_workdir() / "toy-text").mkdir(exist_ok=True)
         adapter = ToyTextAdapter(_workdir() / "toy-text")
-        ctx = EvalContext(adapter=adapter, adapter_name="toy-text", runtime=resolve_runtime("cpu"), data_root=WORLD,
-                          n_bootstrap=N_BOOTSTRAP, progress=False, argv=["tests"], seeds=(0, 1),
-                          nli_hyperparameters={"learning_rate": 2e-3, "max_length": 32, "max_epochs": 2})
+        params = {"radnli": {"seeds": (0, 1), "learning_rate": 2e-3, "max_length": 32, "max_epochs": 2}}
+        evaluate(adapter, ["radnli"], WORLD, task_params=params, output=_workdir() / "runs", device="cpu",
+                 bootstrap=N_BOOTSTRAP, progress=False, argv=["tests"])
         out = _workdir() / "runs" / "toy-text"
-        write_result(TASKS["radnli"].run(ctx), out / "radnli.json")
     finally:
         torch.set_num_threads(threads)
     return out

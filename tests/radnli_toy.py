@@ -14,8 +14,7 @@ from pathlib import Path
 import torch
 from transformers import BertConfig, BertForMaskedLM, BertModel, BertTokenizer
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter
-from msxr_bench.geometry.types import Geometry
+from msxr_bench.adapters.base import TEXT_ENCODER, AdapterMeta, EncoderAdapter
 from msxr_bench.data.types import NLIPair
 
 FINDINGS = ("effusion", "pneumothorax", "consolidation", "atelectasis", "edema", "nodule", "opacity")
@@ -75,7 +74,10 @@ def tiny_config(tokenizer: BertTokenizer) -> BertConfig:
 
 
 class ToyTextAdapter(EncoderAdapter):
-    """An adapter that only exposes a text encoder (a BertForMaskedLM, like CXR-BERT, or a BertModel)."""
+    """An adapter that only exposes a text encoder (a BertForMaskedLM, like CXR-BERT, or a BertModel): no image
+    side, no geometry."""
+
+    capabilities = frozenset({TEXT_ENCODER})
 
     def __init__(self, tmp: Path, masked_lm: bool = True, seed: int = 0, vocab: Path | None = None) -> None:
         super().__init__()
@@ -85,7 +87,6 @@ class ToyTextAdapter(EncoderAdapter):
         self.text_model = cls(tiny_config(self.tokenizer)).eval().requires_grad_(False)
         self.meta = AdapterMeta(name="toy-text", version="0", description="tiny random BERT",
                                 weights_source="random")
-        self.geometry = Geometry("resize_crop", resize=64, crop=64, grid=(2, 2))
 
     def text_encoder_for_finetuning(self):
         return self.text_model, self.tokenizer

@@ -22,7 +22,7 @@ from msxr_bench.cache import EvalCache
 from msxr_bench.cache.store import load_entry, save_entry
 from msxr_bench.engine import ImageItem, ModelImageEmbeddings, Runtime, profile, resolve_runtime
 from msxr_bench.models.biovil import BioViLImageConfig, BioViLImageModel
-from msxr_bench.tasks import TASKS, EvalContext, evaluate_task
+from task_helpers import run_named
 
 CPU = resolve_runtime("cpu")
 TINY_IMAGE = BioViLImageConfig(depth=10, width=8, joint_feature_size=32, imagenet_fc=False)
@@ -166,7 +166,7 @@ def test_task_results_are_identical_with_and_without_the_cache(toyworld_root: Pa
     runs = []
     for cache in (None, EvalCache(tmp_path / "c"), EvalCache(tmp_path / "c")):
         profile.reset()
-        result = evaluate_task(TASKS["ms-cxr"], EvalContext(**base, cache=cache))[0]
+        result = run_named("ms-cxr", **base, cache=cache)
         runs.append((result.model_dump(include=fields), dict(profile.TALLIES)))
     assert runs[0][0] == runs[1][0] == runs[2][0]
     n_images = runs[0][1]["decoded"]
@@ -175,12 +175,12 @@ def test_task_results_are_identical_with_and_without_the_cache(toyworld_root: Pa
 
 def test_rsna_seg_reads_what_rsna_cls_stored(toyworld_root: Path, tmp_path: Path) -> None:
     base = dict(adapter=RandomCNNAdapter(), adapter_name="test-random-cnn", runtime=CPU, data_root=toyworld_root,
-                num_workers=0, n_bootstrap=0, progress=False, split="all", cache=EvalCache(tmp_path / "c"))
+                num_workers=0, n_bootstrap=0, progress=False, cache=EvalCache(tmp_path / "c"))
     profile.reset()
-    cls = evaluate_task(TASKS["rsna-cls"], EvalContext(**base))[0]
+    cls = run_named("rsna-cls", {"split": "all"}, **base)
     assert profile.TALLIES["decoded"] == len(cls.samples)
     profile.reset()
-    seg = evaluate_task(TASKS["rsna-seg"], EvalContext(**base))[0]
+    seg = run_named("rsna-seg", {"split": "all"}, **base)
     assert profile.TALLIES.get("decoded", 0) == 0 and profile.TALLIES["embedding hits"] == len(seg.samples) > 0
 
 

@@ -87,7 +87,10 @@ def test_other_splits_samples_and_broken_files_are_refused(tmp_path: Path) -> No
         code, text = run_cli(str(good), str(forged))
         assert code == 2 and expected in text, text
     code, text = run_cli(str(good), str(oracle_limited_run()))
-    assert code == 2 and "sample set (sample_ids_sha256) differs" in text, text
+    assert code == 2 and "scored samples differ (25 only in the baseline: " in text, text
+    limited = {r["sample_id"] for r in json.loads((oracle_limited_run() / "ms-cxr.json").read_text())["samples"]}
+    first_missing = sorted({r["sample_id"] for r in json.loads(good.read_text())["samples"]} - limited)[0]
+    assert f"{first_missing}, " in text and "and 15 more" in text  # the ids that differ are named
     (tmp_path / "empty").mkdir()
     assert run_cli(str(good), str(tmp_path / "empty"))[0] == 2
     with pytest.raises(CompareInputError, match="the metric nope"):

@@ -21,7 +21,7 @@ from msxr_bench.geometry import preprocess
 from msxr_bench.engine import ImageItem, ModelImageEmbeddings, Runtime, profile, resolve_runtime
 from msxr_bench.engine.images import ImageDecodeDataset
 from msxr_bench.engine.pixels import preprocess_uint8, to_model_input
-from msxr_bench.tasks import TASKS, EvalContext, evaluate_task
+from task_helpers import run_named
 from test_cache import tiny_biovil_checkpoint
 
 CPU = resolve_runtime("cpu")
@@ -100,24 +100,25 @@ def tiny_biovil(tmp_path_factory):
 
 
 def test_stages_are_timed_and_counted(toyworld_root: Path, tiny_biovil) -> None:
-    ctx = EvalContext(adapter=tiny_biovil, adapter_name="biovil", runtime=CPU, data_root=toyworld_root,
-                      num_workers=2, n_bootstrap=0, progress=False, limit=12)
     profile.reset()
-    result = evaluate_task(TASKS["ms-cxr"], ctx)[0]
+    result = run_named("ms-cxr", adapter=tiny_biovil, adapter_name="biovil", data_root=toyworld_root, num_workers=2,
+                       n_bootstrap=0, limit=12)
     stages = profile.summary()
     assert {"decode", "resize", "wait", "forward", "texts", "maps", "metrics"} <= set(stages)
     assert all(seconds > 0 for seconds in stages.values())
     assert profile.TALLIES["decoded"] == len({r["dicom_id"] for r in result.samples})
-    assert "forward" in profile.format_summary(1.0) and "decoded" in profile.format_summary()
+    line = profile.format_summary(1.0, num_workers=2)
+    assert "forward" in line and "decoded" in line
+    main, parallel = line.split("in parallel with the above")  # worker seconds are not wall time: said apart
+    assert "decode" not in main.replace("decode worker", "") and "decode" in parallel and "forward" not in parallel
 
 
 def test_bf16_autocast_agrees_with_fp32(toyworld_root: Path, tiny_biovil) -> None:
     """CPU bf16 autocast exercises the reduced-precision path (on CUDA it is `--precision bf16`)."""
     runs = {}
     for precision in ("fp32", "bf16"):
-        ctx = EvalContext(adapter=tiny_biovil, adapter_name="biovil", runtime=Runtime(torch.device("cpu"), precision),
-                          data_root=toyworld_root, num_workers=0, n_bootstrap=0, progress=False)
-        runs[precision] = evaluate_task(TASKS["ms-cxr"], ctx)[0]
+        runs[precision] = run_named("ms-cxr", adapter=tiny_biovil, runtime=Runtime(torch.device("cpu"), precision),
+                                    data_root=toyworld_root, num_workers=0, n_bootstrap=0)
     fp32, bf16 = runs["fp32"], runs["bf16"]
     cnr32 = np.array([r["cnr"] for r in fp32.samples])
     cnr16 = np.array([r["cnr"] for r in bf16.samples])

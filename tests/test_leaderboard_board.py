@@ -1,6 +1,6 @@
 """What the leaderboard accepts: its canonical sample sets (recomputed from the toy-world fixture and from the
-real Kaggle RSNA labels) and the re-aggregation of every task's rows, which must reproduce the task's own
-records exactly (a drift guard between `leaderboard.reaggregate` and `tasks/`)."""
+real Kaggle RSNA labels) and the re-aggregation of every task's rows after the JSON round trip, which must
+reproduce the written records exactly (one definition, `Task.metrics`, serves the run and the checks)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from msxr_bench.data.splits import KNOWN_SPLITS, rsna_split
 from msxr_bench.leaderboard.board import BOARD
 from msxr_bench.leaderboard.canonical import sample_sets
 from msxr_bench.leaderboard.checks import check_metrics
-from msxr_bench.leaderboard.reaggregate import RowError, per_category_rows, row_statistics
 from msxr_bench.results import Metric, TaskResult, load_result
-from msxr_bench.tasks import TASKS
 from msxr_bench.hashing import sample_ids_sha256
+from msxr_bench.tasks.catalog import TASKS
+from msxr_bench.tasks.recompute import RowError, per_category_rows, row_statistics
 
 KAGGLE_LABELS = Path(__file__).parent / "data" / "kaggle_stage_2_train_labels.csv.zip"
 
@@ -59,14 +59,15 @@ def _same(a: Metric, b: Metric) -> bool:
 
 
 def _results() -> list[TaskResult]:
-    files = sorted(weighed_run().glob("*.json")) + [oracle_runs()[0], radnli_run() / "radnli.json"]
+    files = sorted(p for p in weighed_run().glob("*.json") if p.name != "run.json")
+    files += [oracle_runs()[0], radnli_run() / "radnli.json"]
     return [load_result(f) for f in files]
 
 
 def test_rows_reproduce_every_recorded_metric_exactly() -> None:
     seen = set()
     for r in _results():
-        stats = row_statistics(r.task.name, r.samples, r.scoring)
+        stats = row_statistics(r)
         assert set(stats) == set(r.metrics), r.task.name
         for name, stat in stats.items():
             ci = r.metrics[name].ci
@@ -83,7 +84,7 @@ def test_radnli_predictions_are_checked_against_the_metrics(tmp_path: Path) -> N
     other = next(lab for lab in ("entailment", "neutral", "contradiction") if lab != row["pred_seed0"])
     row["pred_seed0"] = other
     with pytest.raises(RowError, match="correct_fraction"):
-        row_statistics("radnli", r.samples, r.scoring)
+        row_statistics(r)
     seeds_right = [row[f"pred_seed{s}"] == row["label"] for s in (0, 1)]
     row["correct_fraction"] = sum(seeds_right) / 2
     issues = [str(i) for i in check_metrics(tmp_path / "radnli.json", r)]
@@ -94,8 +95,8 @@ def test_rows_missing_a_field_are_a_clear_error() -> None:
     r = load_result(oracle_runs()[0])
     del r.samples[5]["signed_cnr"]
     with pytest.raises(RowError, match=r"samples\[5\] .*missing field 'signed_cnr'"):
-        row_statistics("ms-cxr", r.samples)
+        row_statistics(r)
     data = json.loads(oracle_runs()[0].read_text())
     data["samples"][2]["category"] = 3
     with pytest.raises(RowError, match=r"samples\[2\].*category"):
-        row_statistics("ms-cxr", data["samples"])
+        row_statistics(r.model_copy(update={"samples": data["samples"]}))

@@ -48,7 +48,9 @@ def test_markdown_tables_fill_the_readme_block(submissions: Path) -> None:
     assert "old table" not in md and "Do not edit by hand" in md
     toy = md.split("### Measured — toy world")[1].split("###")[0]
     cnr = json.loads((weighed_run() / "ms-cxr.json").read_text())["metrics"]["cnr_macro"]
-    assert f"{cnr['value']:.3f}<br><sub>[{cnr['ci']['low']:.3f}, {cnr['ci']['high']:.3f}]</sub>" in toy
+    signed = json.loads((weighed_run() / "ms-cxr.json").read_text())["metrics"]["signed_cnr_macro"]["value"]
+    assert (f"{cnr['value']:.3f}<br><sub>[{cnr['ci']['low']:.3f}, {cnr['ci']['high']:.3f}] signed {signed:.3f}</sub>"
+            in toy)  # the absolute CNR never stands alone
     lines = [ln for ln in toy.splitlines() if ln.startswith("| 1 ") or ln.startswith("| 2 ")]
     assert "oracle (tests) ⚠" in lines[0] and f"1.00<br><sub>1 of {len(BOARD)} tasks" in lines[0]  # MIMIC marker
     # the CNN: 2nd on ms-cxr, alone (1st) on the 3 other tasks it can run (no text encoder to fine-tune for radnli)

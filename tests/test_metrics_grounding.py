@@ -18,9 +18,10 @@ from msxr_bench.metrics import (
     cnr,
     grounding_scores_full,
     iou_dice,
-
     status_counts,
 )
+
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)  # MS-CXR's mIoU thresholds (the ms-cxr task's default)
 
 NAN = float("nan")
 
@@ -86,7 +87,7 @@ def test_cnr_ignores_nan_pixels_and_matches_numpy_on_random_maps():
 def test_iou_and_dice_by_hand():
     m = torch.tensor([[0.05, 0.15, 0.25], [0.35, 0.45, NAN]], dtype=torch.float64)
     mask = torch.tensor([[False, True, True], [False, True, True]])  # the NaN pixel leaves the ground truth
-    iou, dice = iou_dice(m, mask)
+    iou, dice = iou_dice(m, mask, THRESHOLDS)
     # t=0.1: pred {.15,.25,.35,.45}, gt {.15,.25,.45}: tp 3 -> IoU 3/4, Dice 6/7
     # t=0.2: pred {.25,.35,.45}: tp 2 -> 2/4, 4/6;  t=0.3: {.35,.45}: tp 1 -> 1/4, 2/5
     # t=0.4: {.45}: 1/3, 2/4;  t=0.5: nothing predicted -> 0, 0
@@ -112,7 +113,7 @@ def test_degenerate_cases_are_defined_and_flagged():
     everything = torch.ones(4, 4, dtype=torch.bool)
     maps = torch.stack([constant, step, margin, constant + torch.rand(4, 4, dtype=torch.float64)])
     masks = torch.stack([mask, mask, mask, everything])
-    s = grounding_scores_full(maps, masks)
+    s = grounding_scores_full(maps, masks, THRESHOLDS)
     assert s.cnr[0].item() == 0.0 and s.status[0].item() == STATUS_FLAGS["constant_map"]
     assert math.isnan(s.cnr[1].item()) and s.status[1].item() == STATUS_FLAGS["zero_variance"]
     assert math.isnan(s.cnr[2].item()) and torch.isnan(s.iou[2]).all() and torch.isnan(s.dice[2]).all()

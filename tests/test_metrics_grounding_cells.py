@@ -21,6 +21,8 @@ from msxr_bench.metrics import (
 
 )
 
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)  # MS-CXR's mIoU thresholds (the ms-cxr task's default)
+
 BIOVIL = Geometry("resize_crop", 512, 480, (15, 15), 1.5)
 BIOVIL_T = Geometry("resize_crop", 512, 448, (14, 14), 1.5)
 GLORIA = Geometry("letterbox_crop", 256, 224, (19, 19))
@@ -83,9 +85,9 @@ def test_fast_path_equals_full_resolution_on_random_small_images(geometry, place
     boxes[1].append(Box(sizes[1][1] / 4, sizes[1][0] / 4, sizes[1][1] / 2, sizes[1][0] / 2))  # sample 1: constant map
     grids = torch.stack([_random_grid(rng, geometry.grid, i % 5) for i in range(len(sizes))])
     amaps = [axis_map(geometry, h, w, placement) for h, w in sizes]
-    fast = grounding_scores(grids, amaps, boxes)
+    fast = grounding_scores(grids, amaps, boxes, THRESHOLDS)
     for i, (m, k) in enumerate(zip(*_full_resolution(grids, geometry, sizes, boxes, placement))):
-        full = grounding_scores_full(m[None], k[None])
+        full = grounding_scores_full(m[None], k[None], THRESHOLDS)
         one = type(fast)(fast.cnr[i : i + 1], fast.cnr_signed[i : i + 1], fast.iou[i : i + 1],
                          fast.dice[i : i + 1], fast.status[i : i + 1], fast.thresholds)
         _assert_same(one, full)
@@ -103,9 +105,9 @@ def test_fast_path_equals_full_resolution_at_mimic_size(height, width, placement
     ]
     grid = _random_grid(rng, (15, 15), 0)
     amap = axis_map(BIOVIL, height, width, placement)
-    fast = grounding_scores(grid[None], [amap], [boxes])
+    fast = grounding_scores(grid[None], [amap], [boxes], THRESHOLDS)
     maps, masks = _full_resolution(grid[None], BIOVIL, [(height, width)], [boxes], placement)
-    _assert_same(fast, grounding_scores_full(maps[0][None], masks[0][None]))
+    _assert_same(fast, grounding_scores_full(maps[0][None], masks[0][None], THRESHOLDS))
 
 
 def test_cell_weights_count_the_pixels_of_the_upsampled_mask():
@@ -140,6 +142,6 @@ def test_rsna_style_rescale_then_threshold_matches_full_resolution():
 
 def test_boxes_only_in_the_nan_margin_give_nan_and_a_flag():
     amap = axis_map(BIOVIL, 3056, 2544)  # official map starts at row 335
-    s = grounding_scores(torch.rand(1, 15, 15), [amap], [[Box(100, 10, 500, 300)]])
+    s = grounding_scores(torch.rand(1, 15, 15), [amap], [[Box(100, 10, 500, 300)]], THRESHOLDS)
     assert torch.isnan(s.cnr).all() and torch.isnan(s.iou).all() and torch.isnan(s.dice).all()
     assert s.status.item() == STATUS_FLAGS["empty_ground_truth"]

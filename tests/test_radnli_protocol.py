@@ -10,7 +10,8 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix as sk_confusion, precision_recall_fscore_support
 
 from msxr_bench.data.types import NLI_LABELS
-from msxr_bench.tasks.radnli_protocol import class_metrics, confusion_matrix, majority_baseline, mean_sd, run_protocol
+from msxr_bench.metrics.nli import class_metrics, confusion_matrix, majority_baseline, mean_sd
+from msxr_bench.training.nli_protocol import run_protocol
 from msxr_bench.training.nli_config import NLIFinetuneConfig
 from radnli_toy import ToyTextAdapter, toy_pairs
 
@@ -74,7 +75,9 @@ def test_each_seed_starts_from_the_adapters_weights(tmp_path):
 
 
 def test_bad_hyper_parameters_are_named():
-    with pytest.raises(ValueError, match="unknown NLI fine-tuning hyper-parameter.*lr"):
+    with pytest.raises(ValueError, match="NLI fine-tuning hyper-parameters: lr: Extra inputs are not permitted"):
         NLIFinetuneConfig.from_mapping({"lr": 1e-5})
-    with pytest.raises(ValueError, match="max_epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="max_epochs: Input should be greater than or equal to 1"):
+        NLIFinetuneConfig.from_mapping({"max_epochs": 0})
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
         NLIFinetuneConfig(max_epochs=0)

@@ -9,31 +9,16 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix as sk_confusion
 
-from msxr_bench.adapters.base import AdapterMeta, EncoderAdapter
+from msxr_bench.adapters.base import GLOBAL, AdapterMeta, EncoderAdapter
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.data.types import NLI_LABELS, DatasetFormatError
-from msxr_bench.engine import resolve_runtime
 from msxr_bench.results import load_result, write_result
-from msxr_bench.tasks import TASKS
-from msxr_bench.tasks.spec import EvalContext, TaskSkipped, TaskSpec
+from msxr_bench.tasks import TaskParamsError, TaskSkipped
 from msxr_bench.training.nli_config import NLIFinetuneConfig
 from radnli_toy import CorpusTextAdapter, ToyTextAdapter, toy_pairs, write_jsonl
+from task_helpers import run_named
 
 FAST = {"learning_rate": 2e-3, "max_length": 32, "max_epochs": 3, "patience": 3}
-
-
-def radnli_spec() -> TaskSpec:
-    """The catalogue's spec once declared there; until then the same literal, unvalidated."""
-    if "radnli" in TASKS:
-        return TASKS["radnli"]
-    return TaskSpec.model_construct(
-        name="radnli", description="RadNLI accuracy after fine-tuning on MedNLI", version="1.0.0",
-        type="nli-fine-tuning", dataset=TASKS["radnli-zs"].dataset, main_score="accuracy",
-        metrics=("accuracy",), needs_images=False, needs_patch_embeddings=False,
-        defaults={"seeds": [0, 1, 2, 3, 4], **NLIFinetuneConfig().to_dict(), "ci_level": 0.95,
-                  "ci_method": "percentile bootstrap over samples"},
-        runner="msxr_bench.tasks.radnli:run_radnli",
-    )
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -48,20 +33,16 @@ def data_root(tmp_path):
     return root
 
 
-def _ctx(adapter, root, **options) -> EvalContext:
-    ctx = EvalContext(adapter=adapter, adapter_name="toy-text", runtime=resolve_runtime("cpu"), data_root=root,
-                      n_bootstrap=200, seed=0, progress=False)
-    for key, value in options.items():  # the optional RadNLI fields the CLI sets (seeds, max_epochs, ...)
-        setattr(ctx, key, value)
-    return ctx
+def radnli(adapter, root, params: dict | None = None, **run):
+    """The radnli task with typed parameters (seeds, hyper-parameters, save_dir) through the driver."""
+    return run_named("radnli", params, adapter=adapter, adapter_name="toy-text", data_root=root,
+                     **{"n_bootstrap": 200, "seed": 0, **run})
 
 
 def test_results_record_matches_its_own_per_sample_rows(tmp_path, data_root):
     adapter = ToyTextAdapter(tmp_path)
     before = {k: v.clone() for k, v in adapter.text_model.state_dict().items()}
-    ctx = _ctx(adapter, data_root, seeds=(0, 1), nli_hyperparameters=FAST, max_epochs=2,
-               save_dir=tmp_path / "models")
-    result = radnli_spec().run(ctx)
+    result = radnli(adapter, data_root, {"seeds": (0, 1), **FAST, "max_epochs": 2, "save_dir": tmp_path / "models"})
     path = write_result(result, tmp_path / "radnli.json")
     assert load_result(path) == result  # validates against the results schema
 
@@ -102,27 +83,28 @@ def test_a_bad_label_in_mednli_names_the_file_and_line(tmp_path, data_root):
     lines[2] = lines[2].replace('"gold_label": "', '"gold_label": "not-')
     train.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetFormatError, match=r"mli_train_v1\.jsonl line 3: gold_label"):
-        radnli_spec().run(_ctx(ToyTextAdapter(tmp_path), data_root, seeds=(0,), nli_hyperparameters=FAST))
+        radnli(ToyTextAdapter(tmp_path), data_root, {"seeds": (0,), **FAST})
 
 
 def test_missing_mednli_is_a_clear_error(tmp_path, data_root):
     (data_root / "mednli" / "mli_train_v1.jsonl").unlink()
     with pytest.raises(DatasetFormatError, match="mli_train_v1.jsonl not found"):
-        radnli_spec().run(_ctx(ToyTextAdapter(tmp_path), data_root, seeds=(0,), nli_hyperparameters=FAST))
+        radnli(ToyTextAdapter(tmp_path), data_root, {"seeds": (0,), **FAST})
 
 
 class _ImageOnly(EncoderAdapter):
-    meta = AdapterMeta(name="image-only", version="0", description="", weights_source="random")
+    capabilities = frozenset({GLOBAL})
+    meta = AdapterMeta(name="image-only", version="0", description="", weights_source="random", embedding_dim=2)
     geometry = Geometry("resize_crop", resize=64, crop=64, grid=(2, 2))
 
 
 def test_an_adapter_without_a_text_encoder_skips_and_dev_is_not_a_test_split(tmp_path, data_root):
-    with pytest.raises(TaskSkipped, match="image-only does not expose a text encoder"):
-        radnli_spec().run(_ctx(_ImageOnly(), data_root))
-    ctx = _ctx(ToyTextAdapter(tmp_path), data_root)
-    ctx.split = "dev"
-    with pytest.raises(ValueError, match="only --split test"):
-        radnli_spec().run(ctx)
+    with pytest.raises(TaskSkipped, match="image-only lacks text_encoder"):
+        radnli(_ImageOnly(), data_root)
+    with pytest.raises(TaskParamsError, match="unknown split 'dev'"):
+        radnli(ToyTextAdapter(tmp_path), data_root, {"split": "dev"})
+    with pytest.raises(TaskParamsError, match="learning_rat: Extra inputs"):
+        radnli(ToyTextAdapter(tmp_path), data_root, {"learning_rat": 1e-3})
 
 
 def _nli_files(root):
@@ -133,7 +115,7 @@ def _nli_files(root):
 def test_tiny_bert_beats_the_majority_class_on_the_toy_worlds_nli_files(tmp_path, toyworld_root):
     adapter = CorpusTextAdapter(tmp_path, _nli_files(toyworld_root))
     hyper = {"learning_rate": 2e-3, "max_length": 64, "max_epochs": 15, "patience": 5}
-    result = radnli_spec().run(_ctx(adapter, toyworld_root, seeds=(0,), nli_hyperparameters=hyper))
+    result = radnli(adapter, toyworld_root, {"seeds": (0,), **hyper})
     test = [json.loads(line) for line in (toyworld_root / "radnli" / "radnli_test_v1.jsonl").read_text().splitlines()]
     majority = max(sum(t["gold_label"] == k for t in test) for k in NLI_LABELS) / len(test)
     accuracy = result.metrics["accuracy"].value
@@ -144,7 +126,7 @@ def test_tiny_bert_beats_the_majority_class_on_the_toy_worlds_nli_files(tmp_path
 def test_the_task_is_deterministic_for_a_seed_on_the_toy_world(tmp_path, toyworld_root):
     adapter = CorpusTextAdapter(tmp_path, _nli_files(toyworld_root))
     hyper = {"learning_rate": 2e-3, "max_length": 64, "max_epochs": 2, "patience": 2}
-    a, b = (radnli_spec().run(_ctx(adapter, toyworld_root, seeds=(7,), nli_hyperparameters=hyper)) for _ in range(2))
+    a, b = (radnli(adapter, toyworld_root, {"seeds": (7,), **hyper}) for _ in range(2))
     assert a.metrics == b.metrics and a.samples == b.samples
     assert a.scoring["confusion_matrix"] == b.scoring["confusion_matrix"]
     history = [[{k: v for k, v in h.items() if k != "seconds"} for h in r.scoring["runs"][0]["history"]] for r in (a, b)]
@@ -152,9 +134,7 @@ def test_the_task_is_deterministic_for_a_seed_on_the_toy_world(tmp_path, toyworl
 
 
 def test_limit_cuts_every_file_and_is_recorded(tmp_path, data_root):
-    ctx = _ctx(ToyTextAdapter(tmp_path), data_root, seeds=(0,), nli_hyperparameters={**FAST, "max_epochs": 1})
-    ctx.limit = 12
-    result = radnli_spec().run(ctx)
+    result = radnli(ToyTextAdapter(tmp_path), data_root, {"seeds": (0,), **FAST, "max_epochs": 1}, limit=12)
     assert (result.dataset.n_samples, result.dataset.n_samples_available, result.dataset.limit) == (12, 50, 12)
     assert result.scoring["train_data"]["n"] == 12 and result.scoring["dev_data"]["n"] == 12
     assert len(result.samples) == 12 and any("--limit 12" in note for note in result.notes)

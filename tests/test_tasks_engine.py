@@ -17,7 +17,7 @@ from msxr_bench.engine import (
     ImageItem, ModelImageEmbeddings, PhraseTooLongError, Runtime, RuntimeConfigError, TextEmbeddingMemo,
     TextLengthPolicy, resolve_runtime, shard,
 )
-from msxr_bench.tasks.spec import EvalContext
+from msxr_bench.tasks.context import RunContext
 
 CPU = resolve_runtime("cpu")
 
@@ -79,8 +79,9 @@ def test_long_text_policy() -> None:
         policy.apply("small left pleural effusion")
     policy.truncate = True
     assert policy.apply("small left pleural effusion") == "small left pleural"
-    assert policy.record() == [{"text": "small left pleural effusion", "n_tokens": 4, "limit": 3,
-                                "kept": "small left pleural"}]
+    assert policy.record() == [{"n_tokens": 4, "limit": 3, "words": 4, "kept_words": 3}]  # no dataset text
+    assert policy.record(keep_text=True) == [{"n_tokens": 4, "limit": 3, "words": 4, "kept_words": 3,
+                                              "text": "small left pleural effusion"}]
     silent = RandomCNNAdapter(max_text_tokens=3)
     silent.count_text_tokens = None  # declares a limit, offers no way to count: refused, never guessed
     with pytest.raises(ValueError, match="no way to count tokens"):
@@ -102,10 +103,10 @@ def test_runtime_resolution() -> None:
 def test_default_image_batch_follows_the_device() -> None:
     """The library and the CLI share one default: 2 images per forward on CPU, 16 on CUDA."""
     assert CPU.default_batch_size == 2 and Runtime(torch.device("cuda")).default_batch_size == 16
-    ctx = EvalContext(adapter=RandomCNNAdapter(), adapter_name="random", runtime=CPU, data_root=Path("."))
+    ctx = RunContext(adapter=RandomCNNAdapter(), adapter_name="random", runtime=CPU, data_root=Path("."))
     assert ctx.batch_size == 2
-    assert EvalContext(adapter=RandomCNNAdapter(), adapter_name="random", runtime=CPU, data_root=Path("."),
-                       batch_size=5).batch_size == 5
+    assert RunContext(adapter=RandomCNNAdapter(), adapter_name="random", runtime=CPU, data_root=Path("."),
+                      batch_size=5).batch_size == 5
     assert ModelImageEmbeddings(RandomCNNAdapter(), CPU).batch_size == 2
 
 

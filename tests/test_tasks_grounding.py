@@ -20,11 +20,10 @@ from msxr_bench.geometry.types import Geometry
 from msxr_bench.geometry import preprocess
 from msxr_bench.data.images import load_image
 from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
-from msxr_bench.engine import PhraseTooLongError, resolve_runtime
-from msxr_bench.tasks import TASKS, EvalContext, TaskSkipped, evaluate_task
-from msxr_bench.tasks.assemble import EmptySplitError
-
-CPU = resolve_runtime("cpu")
+from msxr_bench.engine import PhraseTooLongError
+from msxr_bench.tasks import TaskParamsError, TaskSkipped
+from msxr_bench.tasks.driver import EmptySplitError
+from task_helpers import run_named
 GEOMETRY = Geometry("resize_crop", resize=64, crop=64, grid=(4, 4))
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 IDS = {"A": "aaaaaaaa-00000000-00000000-00000000-00000001", "B": "bbbbbbbb-00000000-00000000-00000000-00000002"}
@@ -121,9 +120,8 @@ def expected(m: np.ndarray, mask: np.ndarray) -> dict:
 
 def scored(map_rescale: str, tmp_path: Path):
     ids = write_hand_case(tmp_path)
-    ctx = EvalContext(adapter=hand_oracle(tmp_path, map_rescale), adapter_name="hand-oracle", runtime=CPU,
-                      data_root=tmp_path, n_bootstrap=50, progress=False)
-    result, _ = evaluate_task(TASKS["ms-cxr"], ctx)
+    result = run_named("ms-cxr", adapter=hand_oracle(tmp_path, map_rescale), adapter_name="hand-oracle",
+                       data_root=tmp_path, n_bootstrap=50)
     return ids, result
 
 
@@ -162,8 +160,7 @@ def test_one_forward_per_image(tmp_path: Path) -> None:
     seen: list[int] = []
     encode = oracle.encode_images
     oracle.encode_images = lambda x: (seen.append(x.shape[0]), encode(x))[1]  # type: ignore[method-assign]
-    evaluate_task(TASKS["ms-cxr"], EvalContext(adapter=oracle, adapter_name="o", runtime=CPU, data_root=tmp_path,
-                                               n_bootstrap=0, batch_size=1, progress=False))
+    run_named("ms-cxr", adapter=oracle, data_root=tmp_path, n_bootstrap=0, batch_size=1)
     assert seen == [1, 1]  # 4 phrases (+4 wrong phrases) on 2 images: 2 forwards
 
 
@@ -174,9 +171,7 @@ def toy_samples(toyworld_root: Path):
 
 def test_box_oracle_on_toyworld_grounds_and_reads_the_phrase(toyworld_root: Path, toy_samples) -> None:
     oracle = coverage_oracle(toy_samples, Geometry("resize_crop", resize=128, crop=128, grid=(16, 16)))
-    ctx = EvalContext(adapter=oracle, adapter_name="oracle", runtime=CPU, data_root=toyworld_root, n_bootstrap=50,
-                      progress=False)
-    m = evaluate_task(TASKS["ms-cxr"], ctx)[0].metrics
+    m = run_named("ms-cxr", adapter=oracle, data_root=toyworld_root, n_bootstrap=50).metrics
     assert m["cnr_macro"].value > 2.0 and m["miou_macro"].value > 0.6 and m["mdice_macro"].value > 0.75
     assert m["phrase_gap_macro"].value > 2.0 and m["phrase_gap_macro"].ci.low > 1.0
     assert m["cnr_macro"].ci.low <= m["cnr_macro"].value <= m["cnr_macro"].ci.high
@@ -187,15 +182,13 @@ def test_missing_and_corrupt_images_are_counted_and_listed(tmp_path: Path) -> No
     oracle = hand_oracle(tmp_path)
     path_a = next((tmp_path / "mimic-cxr-jpg").rglob(f"{IDS['A']}.jpg"))
     path_a.write_bytes(path_a.read_bytes()[:1000])  # the header still reads, the pixels do not decode
-    ctx = EvalContext(adapter=oracle, adapter_name="o", runtime=CPU, data_root=tmp_path, n_bootstrap=0,
-                      progress=False)
-    result = evaluate_task(TASKS["ms-cxr"], ctx)[0]
+    result = run_named("ms-cxr", adapter=oracle, data_root=tmp_path, n_bootstrap=0)
     assert result.dataset.n_samples == 4 and result.dataset.n_scored == 3
     images = next(s for s in result.skipped if s.source == "images")
     assert images.counts == {"unreadable image": 1}
     assert images.examples["unreadable image"][0].startswith(ids["right lower lobe pneumonia"])
     path_a.unlink()  # a missing file is caught by the loader: counted there, the run goes on
-    result = evaluate_task(TASKS["ms-cxr"], ctx)[0]
+    result = run_named("ms-cxr", adapter=oracle, data_root=tmp_path, n_bootstrap=0)
     assert result.dataset.n_scored == 3
     assert [(s.counts, s.examples["missing image"]) for s in result.skipped] == [
         ({"missing image": 1}, [str(path_a)])]
@@ -203,51 +196,48 @@ def test_missing_and_corrupt_images_are_counted_and_listed(tmp_path: Path) -> No
 
 def test_limit_is_recorded_and_empty_split_is_a_clear_error(tmp_path: Path) -> None:
     write_hand_case(tmp_path)
-    ctx = EvalContext(adapter=hand_oracle(tmp_path), adapter_name="o", runtime=CPU, data_root=tmp_path, limit=2,
-                      n_bootstrap=0, progress=False)
-    result = evaluate_task(TASKS["ms-cxr"], ctx)[0]
+    run = dict(adapter=hand_oracle(tmp_path), data_root=tmp_path, n_bootstrap=0)
+    result = run_named("ms-cxr", limit=2, **run)
     assert (result.dataset.limit, result.dataset.n_samples_available, result.dataset.n_samples) == (2, 4, 2)
-    with pytest.raises(ValueError, match="v0.1 has no split"):
-        ctx.limit, ctx.split = None, "test"
-        evaluate_task(TASKS["ms-cxr"], ctx)
+    with pytest.raises(TaskParamsError, match="unknown split 'test' for protocol 'v0.1-all'"):
+        run_named("ms-cxr", {"split": "test"}, **run)
     (tmp_path / "ms-cxr" / "MS_CXR_Local_Alignment_v1.0.0.csv").write_text(
         "dicom_id,category_name,label_text,path,x,y,w,h,image_width,image_height\n")
-    ctx.split = None
     with pytest.raises(EmptySplitError, match="no samples"):
-        evaluate_task(TASKS["ms-cxr"], ctx)
+        run_named("ms-cxr", **run)
 
 
 def test_long_phrases_fail_or_are_truncated_on_record(tmp_path: Path, toyworld_root: Path) -> None:
-    ctx = EvalContext(adapter=RandomCNNAdapter(max_text_tokens=3), adapter_name="r", runtime=CPU,
-                      data_root=toyworld_root, limit=3, n_bootstrap=0, progress=False)
+    run = dict(adapter=RandomCNNAdapter(max_text_tokens=3), data_root=toyworld_root, limit=3, n_bootstrap=0)
     with pytest.raises(PhraseTooLongError, match="exceeds the text encoder's limit of 3"):
-        evaluate_task(TASKS["ms-cxr"], ctx)
-    ctx.truncate_long_phrases = True
-    result = evaluate_task(TASKS["ms-cxr"], ctx)[0]
+        run_named("ms-cxr", **run)
+    result = run_named("ms-cxr", truncate_long_phrases=True, **run)
     cut = result.scoring["truncated_texts"]
-    assert cut and all(len(c["kept"].split()) == 3 and c["text"].startswith(c["kept"]) for c in cut)
+    assert cut and all(c["kept_words"] == 3 < c["words"] and c["n_tokens"] > 3 == c["limit"] for c in cut)
+    assert all("text" not in c for c in cut)  # the texts are dataset text: only counts are recorded
+    kept = run_named("ms-cxr", truncate_long_phrases=True, keep_text=True, **run)
+    assert all(len(c["text"].split()) == c["words"] for c in kept.scoring["truncated_texts"])
+    assert kept.contains_dataset_text and all("phrase" in r for r in kept.samples)
 
 
 def test_adapter_without_patches_skips_grounding(toyworld_root: Path) -> None:
     from adapters_for_tests import build_global_only
 
-    ctx = EvalContext(adapter=build_global_only(), adapter_name="g", runtime=CPU, data_root=toyworld_root)
-    with pytest.raises(TaskSkipped, match="no patch embeddings"):
-        evaluate_task(TASKS["ms-cxr"], ctx)
+    with pytest.raises(TaskSkipped, match="lacks patches"):
+        run_named("ms-cxr", adapter=build_global_only(), data_root=toyworld_root)
 
 
 def test_sharded_ranks_merged_by_gather_equal_one_process(tmp_path: Path) -> None:
     write_hand_case(tmp_path)
     oracle = hand_oracle(tmp_path)
 
-    def ctx(**kw) -> EvalContext:
-        return EvalContext(adapter=oracle, adapter_name="o", runtime=CPU, data_root=tmp_path, n_bootstrap=20,
-                           progress=False, **kw)
+    def run(**kw):
+        return run_named("ms-cxr", adapter=oracle, data_root=tmp_path, n_bootstrap=20, **kw)
 
-    single = evaluate_task(TASKS["ms-cxr"], ctx())[0]
+    single = run()
     captured: list = []
-    evaluate_task(TASKS["ms-cxr"], ctx(rank=1, world_size=2, gather=lambda obj: captured.append(obj) or [obj]))
+    run(rank=1, world_size=2, gather=lambda obj: captured.append(obj) or [obj])
     assert len(captured) == 1 and len(captured[0][0]) < 8  # rank 1 scored only its share of the images
-    merged = evaluate_task(TASKS["ms-cxr"], ctx(rank=0, world_size=2, gather=lambda obj: [obj, captured[0]]))[0]
+    merged = run(rank=0, world_size=2, gather=lambda obj: [obj, captured[0]])
     fields = {"samples", "metrics", "per_category"}
     assert merged.model_dump_json(include=fields) == single.model_dump_json(include=fields)

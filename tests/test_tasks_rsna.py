@@ -18,11 +18,9 @@ from msxr_bench.data.images import load_image
 from msxr_bench.data.rsna import find_rsna_files, load_rsna, rsna_patient_ids
 from msxr_bench.data.splits import rsna_split
 from msxr_bench.hashing import ordered_ids_sha256
-from msxr_bench.engine import resolve_runtime
 from msxr_bench.metrics import cell_weights
-from msxr_bench.tasks import TASKS, EvalContext, evaluate_task
+from task_helpers import run_named
 
-CPU = resolve_runtime("cpu")
 PROMPT = "Findings suggesting pneumonia"
 
 
@@ -34,9 +32,7 @@ def rsna(toyworld_root: Path):
 
 def test_cls_scores_auroc_and_rates_match_an_independent_computation(toyworld_root: Path, rsna) -> None:
     adapter = RandomCNNAdapter(seed=3).eval()
-    ctx = EvalContext(adapter=adapter, adapter_name="random", runtime=CPU, data_root=toyworld_root, split="all",
-                      n_bootstrap=50, progress=False)
-    result = evaluate_task(TASKS["rsna-cls"], ctx)[0]
+    result = run_named("rsna-cls", {"split": "all"}, adapter=adapter, data_root=toyworld_root, n_bootstrap=50)
     _, samples = rsna
     assert result.dataset.n_scored == len(samples) == len(result.samples)
     with torch.no_grad():
@@ -60,9 +56,7 @@ def test_cls_scores_auroc_and_rates_match_an_independent_computation(toyworld_ro
 
 def test_cls_default_split_is_the_rebuilt_gloria_test_split(toyworld_root: Path, rsna) -> None:
     files, samples = rsna
-    ctx = EvalContext(adapter=RandomCNNAdapter(), adapter_name="random", runtime=CPU, data_root=toyworld_root,
-                      n_bootstrap=0, progress=False)
-    result = evaluate_task(TASKS["rsna-cls"], ctx)[0]
+    result = run_named("rsna-cls", adapter=RandomCNNAdapter(), data_root=toyworld_root, n_bootstrap=0)
     test_ids = rsna_split(rsna_patient_ids(files.labels), "gloria")["test"]
     split = result.scoring["split"]
     assert (result.dataset.split, result.dataset.split_scheme, split["ids_sha256"]) == (
@@ -100,9 +94,7 @@ def test_seg_oracle_matches_numpy_full_resolution(toyworld_root: Path, rsna) -> 
     positives = [s for s in samples if s.label == 1]
     geometry = Geometry("resize_crop", resize=64, crop=64, grid=(8, 8))
     oracle = rsna_oracle(positives, geometry)
-    ctx = EvalContext(adapter=oracle, adapter_name="oracle", runtime=CPU, data_root=toyworld_root, split="all",
-                      n_bootstrap=50, progress=False)
-    result = evaluate_task(TASKS["rsna-seg"], ctx)[0]
+    result = run_named("rsna-seg", {"split": "all"}, adapter=oracle, data_root=toyworld_root, n_bootstrap=50)
     rows = {r["sample_id"]: r for r in result.samples}
     assert len(rows) == len(positives) > 5
     for s in positives:
@@ -113,4 +105,23 @@ def test_seg_oracle_matches_numpy_full_resolution(toyworld_root: Path, rsna) -> 
         assert rows[s.patient_id]["dice"] == pytest.approx(dice, rel=1e-12)
     assert result.metrics["dice"].value == pytest.approx(np.mean([r["dice"] for r in rows.values()]), rel=1e-12)
     assert result.metrics["dice"].value > 0.6 and result.metrics["cnr"].value > 1.0
+    assert result.metrics["signed_cnr"].value == pytest.approx(result.metrics["cnr"].value)  # oracle: never away
+    assert not any("OUTSIDE" in note for note in result.notes)
+
+
+def test_seg_reports_signed_cnr_beside_the_flattering_absolute_one(toyworld_root: Path, rsna) -> None:
+    """A map that is highest outside the boxes gets a good absolute CNR; the signed CNR is negative and says so."""
+    _, samples = rsna
+    positives = [s for s in samples if s.label == 1]
+    geometry = Geometry("resize_crop", resize=64, crop=64, grid=(8, 8))
+    oracle = rsna_oracle(positives, geometry)
+    for grids in oracle.grids.values():
+        grids["Pneumonia"] = 1.0 - grids["Pneumonia"]  # points away from the boxes
+    result = run_named("rsna-seg", {"split": "all"}, adapter=oracle, data_root=toyworld_root, n_bootstrap=50)
+    cnr, signed = result.metrics["cnr"], result.metrics["signed_cnr"]
+    assert cnr.value > 1.0 and signed.value == pytest.approx(-cnr.value)
+    assert signed.ci is not None and signed.ci.high < 0
+    assert all(r["signed_cnr"] < 0 for r in result.samples)
+    assert any(f"OUTSIDE the boxes for {len(positives)} of {len(positives)}" in note for note in result.notes)
+    assert "OUTSIDE the boxes" in str(result)  # printed with the table
     assert result.dataset.split == "all (positive images)" and result.scoring["threshold"] == 0.6

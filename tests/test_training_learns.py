@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from msxr_bench.training.evaluation import init_checkpoint, learning_metrics
+from msxr_bench.learning import learning_metrics
+from msxr_bench.training.recipes import init_checkpoint
 from msxr_bench.training.loop import TrainOptions, train
 
 TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toyworld"

@@ -70,14 +70,6 @@ class GloriaAdapter(EncoderAdapter):
     def tokenizer(self):
         return self.model.tokenizer
 
-    @property
-    def scoring_options(self) -> dict:
-        """The GLoRIA-specific choices a results file must show."""
-        return {"map": self.map_kind, "zero_shot": self.zero_shot_mode, "map_rescale": self.meta.map_rescale,
-                "zero_shot_prompt_cleaning": "upstream (sentences of one token dropped)"
-                if self.prompt_min_sentence_tokens == 2 else "one-token sentences kept",
-                "text_cleaning": "upstream process_text, one-token sentences kept"}
-
     # ---- images ---------------------------------------------------------------------------------
     def encode_images(self, images: torch.Tensor) -> ImageEmbeddings:
         crop = self.geometry.crop

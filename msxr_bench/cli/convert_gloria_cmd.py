@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 
-@click.command("convert-gloria")
+EPILOG = """\b
+Examples:
+  msxr-bench convert-gloria chexpert_resnet50.ckpt gloria.safetensors
+  msxr-bench evaluate --model gloria --model-arg weights=gloria.safetensors --task rsna-cls --data-root ~/data
+"""
+
+
+@click.command("convert-gloria", epilog=EPILOG)
 @click.argument("ckpt", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.argument("output", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")

@@ -9,12 +9,13 @@ import textwrap
 from pathlib import Path
 
 import click
-import numpy as np
 
 
-def plot_grounding(image: np.ndarray, maps: np.ndarray, phrases: list[str], path: Path, model: str) -> None:
+def plot_grounding(image, maps, phrases: list[str], path: Path, model: str,
+                   scale: str = "patch-text cosine similarity") -> None:
     """One panel per phrase: the radiograph in grey, the map in RdBu_r over it (vmin -1, vmax 1), a colourbar."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -41,14 +42,23 @@ def plot_grounding(image: np.ndarray, maps: np.ndarray, phrases: list[str], path
         ax.set_visible(False)
     scale = ScalarMappable(norm=Normalize(vmin=-1, vmax=1), cmap="RdBu_r")  # the bar without the overlay's alpha
     bar = fig.colorbar(scale, ax=axes.ravel().tolist(), shrink=0.85, pad=0.02)
-    bar.set_label("patch-text cosine similarity")
+    bar.set_label(scale)
     fig.suptitle(f"{model}: phrase grounding (dashed: the region the model saw)", fontsize=12)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-@click.command("ground")
+GROUND_EPILOG = """\b
+Examples:
+  msxr-bench ground chest.dcm "left lower lobe consolidation" --model biovil --output overlay.png
+  msxr-bench ground chest.jpg "cardiomegaly" "small right pleural effusion" -m gloria \\
+      --model-arg weights=gloria.safetensors --save-map maps.npy --interpolation bilinear
+  msxr-bench ground chest.png "pneumothorax" -m biovil --model-arg checkpoint=fixtures/models/tiny-biovil -o map.png
+"""
+
+
+@click.command("ground", epilog=GROUND_EPILOG)
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("phrases", nargs=-1, required=True)
 @click.option("--model", "-m", "model_name", default="biovil", show_default=True,
@@ -64,16 +74,19 @@ def plot_grounding(image: np.ndarray, maps: np.ndarray, phrases: list[str], path
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 def ground_cmd(image: Path, phrases: tuple[str, ...], model_name: str, model_args: tuple[str, ...],
                output: Path | None, save_map: Path | None, interpolation: str, device: str) -> None:
-    """Similarity maps of PHRASES on IMAGE (PNG, JPEG or DICOM), as hi-ml-multimodal computes them."""
-    from msxr_bench.inference import ground_phrases
+    """Similarity maps of PHRASES on IMAGE (PNG, JPEG or DICOM), as hi-ml-multimodal computes them, for any model
+    with patch embeddings (its own smoothing, rescaling and placement)."""
+    import numpy as np
+
     from msxr_bench.adapters.registry import build_adapter, parse_model_args
+    from msxr_bench.inference import ground_phrases
 
     try:
         options = parse_model_args(model_args)
         adapter = build_adapter(model_name, **options)
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+    except (ValueError, KeyError, OSError, RuntimeError, TypeError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if not adapter.supports_grounding:
+    if "patches" not in adapter.capabilities:
         raise click.ClickException(f"model {model_name!r} has no patch embeddings: it cannot ground phrases")
     adapter.to(device)
     try:
@@ -92,5 +105,5 @@ def ground_cmd(image: Path, phrases: tuple[str, ...], model_name: str, model_arg
         np.save(save_map, result.maps[0] if len(phrases) == 1 else result.maps)
         click.echo(f"map{'s' if len(phrases) > 1 else ''} written to {save_map}")
     if output is not None:
-        plot_grounding(result.image, result.maps, result.phrases, output, model_name)
+        plot_grounding(result.image, result.maps, result.phrases, output, model_name, result.scale)
         click.echo(f"overlay written to {output}")

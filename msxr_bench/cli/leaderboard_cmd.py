@@ -44,7 +44,14 @@ def validate_cmd(paths: tuple[Path, ...]) -> None:
     click.echo(f"{len(report.entries)} results file(s) valid.")
 
 
-@leaderboard_group.command("build")
+BUILD_EPILOG = """\b
+Examples:
+  msxr-bench leaderboard build                      validate leaderboard/submissions, rewrite README.md + index.html
+  msxr-bench leaderboard build --submissions my/submissions --output my/README.md --no-html
+"""
+
+
+@leaderboard_group.command("build", epilog=BUILD_EPILOG)
 @click.option("--submissions", type=click.Path(file_okay=False, path_type=Path),
               default=Path("leaderboard/submissions"), show_default=True, help="The submissions tree.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("leaderboard/README.md"),

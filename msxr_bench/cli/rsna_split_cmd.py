@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 
-@click.command("rsna-split")
+EPILOG = """\b
+Examples:
+  msxr-bench rsna-split --labels ~/data/rsna-pneumonia/stage_2_train_labels.csv --output splits/gloria
+  msxr-bench rsna-split --labels kaggle_stage_2_train_labels.csv.zip --scheme mgca --output splits/mgca
+"""
+
+
+@click.command("rsna-split", epilog=EPILOG)
 @click.option("--labels", "labels", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="stage_2_train_labels.csv (or the .csv.zip torchxrayvision ships).")
 @click.option("--scheme", type=click.Choice(["gloria", "mgca"]), default="gloria", show_default=True,

@@ -9,7 +9,15 @@ import click
 from msxr_bench.toyworld.scales import SCALES
 
 
-@click.command("toyworld")
+EPILOG = """\b
+Examples:
+  msxr-bench toyworld --out /tmp/toy                      the committed fixture's world (tiny, seed 0)
+  msxr-bench toyworld --out /tmp/toy-small --scale small  thousands of training pairs (for `train`)
+  msxr-bench toyworld --out /tmp/toy --rsna-boxes kaggle_stage_2_train_labels.csv.zip
+"""
+
+
+@click.command("toyworld", epilog=EPILOG)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Data root to write (mimic-cxr-jpg/, ms-cxr/, rsna-pneumonia/, radnli/, mednli/, ...).")
 @click.option("--seed", default=0, show_default=True, type=int,

@@ -111,12 +111,6 @@ class SkipReport:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def merge(self, other: "SkipReport") -> None:
-        for reason, n in other.counts.items():
-            self.counts[reason] += n
-            ex = self.examples.setdefault(reason, [])
-            ex.extend(other.examples.get(reason, [])[: max(0, self.max_examples - len(ex))])
-
     def to_dict(self) -> dict:
         return {"source": self.source, "total": self.total, "counts": dict(self.counts), "examples": self.examples}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from msxr_bench.adapters.base import EncoderAdapter, ImageEmbeddings
+from msxr_bench.data.types import SkipReport
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.engine import profile
 from msxr_bench.engine.pixels import preprocess_uint8, to_model_input
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from msxr_bench.cache import EvalCache, ImageCacheView
 
 log = logging.getLogger(__name__)
+ALL_EXAMPLES = 1_000_000  # image skip reports list every skipped sample
 WORKER_NICENESS = 10  # CPU runs only (see _background_worker)
 
 
@@ -63,6 +66,15 @@ class ImageEmbeddingProvider(Protocol):
     def batches(self, items: Sequence[ImageItem]) -> Iterator[ImageBatch]:
         """Every item appears exactly once, in a batch's `items` or its `failures`, in any order."""
         ...
+
+
+def image_failure_report(failures: Sequence[ImageFailure], sample_ids_by_image: dict[str, list[str]]) -> SkipReport:
+    """One skip per sample whose image is missing or unreadable, every one listed (sample id and path)."""
+    report = SkipReport(source="images", max_examples=ALL_EXAMPLES)
+    for failure in sorted(failures, key=lambda f: f.item.key):
+        for sid in sample_ids_by_image.get(failure.item.key, []):
+            report.add(failure.reason, f"{sid} ({failure.item.path}: {failure.detail})")
+    return report
 
 
 def shard(items: Sequence[ImageItem], rank: int = 0, world_size: int = 1) -> list[ImageItem]:
@@ -140,6 +152,7 @@ def _as_is(record: dict) -> dict:
 
 def _single_thread_worker(_: int) -> None:
     torch.set_num_threads(1)  # workers decode; intra-op threads would only oversubscribe the cores
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle (no worker tracebacks)
 
 
 def _background_worker(index: int) -> None:

@@ -50,11 +50,19 @@ def summary() -> dict[str, float]:
     return {n: PROFILE[n] for n in names}
 
 
-def format_summary(total: float | None = None) -> str:
-    """One line: seconds per stage, then the tallies (e.g. 'embedding hits 40')."""
-    parts = [f"{n} {s:.2f}s" for n, s in summary().items()]
-    head = f"time {total:.2f}s: " if total is not None else "time: "
-    line = head + (", ".join(parts) or "nothing timed")
+WORKER_STAGES = ("hash", "decode", "resize", "cache read", "pixel write")
+
+
+def format_summary(total: float | None = None, num_workers: int = 0) -> str:
+    """One line: wall time; seconds per main-process stage (these add up to at most the wall time); with
+    DataLoader workers, the seconds they spent in parallel (summed over workers, not wall time); the tallies."""
+    stages = summary()
+    main = [f"{n} {s:.2f}s" for n, s in stages.items() if not (num_workers and n in WORKER_STAGES)]
+    parallel = [f"{n} {s:.2f}s" for n, s in stages.items() if num_workers and n in WORKER_STAGES]
+    head = f"time {total:.2f}s wall" if total is not None else "time"
+    line = f"{head}: " + (", ".join(main) or "nothing timed")
+    if parallel:
+        line += f"; in {num_workers} decode worker(s), in parallel with the above: " + ", ".join(parallel)
     if TALLIES:
         line += "; " + ", ".join(f"{n} {c}" for n, c in sorted(TALLIES.items()))
     return line

@@ -76,11 +76,13 @@ class TextLengthPolicy:
         if lo == 0:
             raise PhraseTooLongError(f"even the first word of this text exceeds {self.max_tokens} tokens: {text!r}")
         kept = " ".join(words[:lo])
-        self.truncations[text] = {"text": text, "n_tokens": n, "limit": self.max_tokens, "kept": kept}
+        self.truncations[text] = {"n_tokens": n, "limit": self.max_tokens, "words": len(words), "kept_words": lo}
         return kept
 
-    def record(self) -> list[dict]:
-        return [self.truncations[t] for t in sorted(self.truncations)]
+    def record(self, keep_text: bool = False) -> list[dict]:
+        """One entry per truncated text (token count, limit, words kept); the texts themselves only with
+        `keep_text` (they are dataset text: results written for sharing never hold them)."""
+        return [{**self.truncations[t], **({"text": t} if keep_text else {})} for t in sorted(self.truncations)]
 
 
 class TextEmbeddingMemo:

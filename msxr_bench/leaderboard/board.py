@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from msxr_bench.data.splits import KNOWN_SPLITS
-from msxr_bench.tasks import TASKS
-from msxr_bench.tasks.rsna_seg import POSITIVES_OF_SPLIT
+from msxr_bench.tasks.radnli.spec import RadnliParams
+from msxr_bench.tasks.rsna.selection import POSITIVES_OF_SPLIT
+from msxr_bench.training.nli_config import NLIFinetuneConfig
 
 Track = str  # "real" | "toyworld"
 TRACK_LABELS = {
@@ -43,6 +44,7 @@ class BoardSetting:
     canonical: dict[Track, SampleSet]
     scoring: dict[str, object] = field(default_factory=dict)  # scoring choices that must equal these values
     ordered_split_sha256: str | None = None  # real data: scoring.split.ids_sha256 (RSNA, split order)
+    honest_companion: str | None = None  # shown with a main score that can flatter (absolute CNR: the signed one)
 
     def split_of(self, track: Track) -> tuple[str, str | None]:
         """(dataset.split, dataset.split_scheme) that results of `track` must record."""
@@ -60,7 +62,7 @@ _RADNLI_TEST = {
     "real": SampleSet(480, None),
     "toyworld": SampleSet(60, "e7c380ea056f05331bffdfc7d9585deec3c69af257f30f4d4e104ef70e569f4f"),
 }
-_RADNLI_DEFAULTS = TASKS["radnli"].defaults  # the protocol: seeds and fine-tuning hyper-parameters
+_RADNLI_SEEDS = list(RadnliParams().seeds)  # the protocol: seeds and fine-tuning hyper-parameters (defaults)
 
 BOARD: dict[str, BoardSetting] = {
     s.task: s
@@ -72,7 +74,7 @@ BOARD: dict[str, BoardSetting] = {
                 "real": SampleSet(1162, None),
                 "toyworld": SampleSet(45, "ca4c822c2eaa99d0d73530c2be83e2d718b2fd04b58ea5df8e1cc7db90e04e0a"),
             },
-            scoring={"iou_thresholds": [0.1, 0.2, 0.3, 0.4, 0.5]},
+            scoring={"iou_thresholds": [0.1, 0.2, 0.3, 0.4, 0.5]}, honest_companion="signed_cnr_macro",
         ),
         BoardSetting(
             task="rsna-cls", title="RSNA zero-shot AUROC", dataset_version="stage-2", split="test",
@@ -104,9 +106,7 @@ BOARD: dict[str, BoardSetting] = {
         BoardSetting(
             task="radnli", title="RadNLI accuracy (fine-tuned)", dataset_version="1.0", split="test",
             split_scheme=None, canonical=_RADNLI_TEST,
-            scoring={"seeds": list(_RADNLI_DEFAULTS["seeds"]),
-                     "hyperparameters": {k: v for k, v in _RADNLI_DEFAULTS.items()
-                                         if k != "seeds" and not k.startswith("ci_")}},
+            scoring={"seeds": _RADNLI_SEEDS, "hyperparameters": NLIFinetuneConfig().to_dict()},
         ),
     )
 }

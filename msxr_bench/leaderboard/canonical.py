@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
-from msxr_bench.data.nli import find_nli_file, load_nli
-from msxr_bench.leaderboard.board import BOARD, SampleSet
-from msxr_bench.tasks import TASKS
 from msxr_bench.hashing import sample_ids_sha256
-from msxr_bench.tasks.rsna_data import select_rsna
+from msxr_bench.leaderboard.board import BOARD, SampleSet
+from msxr_bench.tasks.catalog import TASKS
 
 
 def _ids(task: str, root: Path, track: str) -> list[str]:
+    """The sample ids the task itself loads for the board's protocol and the track's split."""
     setting = BOARD[task]
-    split, scheme = setting.run_split(track), setting.split_of(track)[1]
-    if task == "ms-cxr":
-        samples, _ = load_mscxr(find_mscxr_annotations(root, setting.dataset_version), root, split=None)
-        return [s.sample_id for s in samples]
-    if task in ("rsna-cls", "rsna-seg"):
-        ctx = SimpleNamespace(split=split, split_scheme=scheme or "gloria", data_root=root)  # what select_rsna reads
-        selected = select_rsna(TASKS[task], ctx).samples  # type: ignore[arg-type]
-        return [s.patient_id for s in selected if task == "rsna-cls" or s.label == 1]
-    return [p.pair_id for p in load_nli(find_nli_file(root, f"radnli-{split}"))]
+    spec = TASKS[task]
+    scheme = setting.split_of(track)[1]
+    protocol = spec.protocol(scheme) if task in ("rsna-cls", "rsna-seg") and scheme else spec.default_protocol
+    return spec.task().load(spec.make_params({}), protocol, setting.run_split(track), root).ids
 
 
 def sample_sets(root: Path, track: str = "toyworld") -> dict[str, SampleSet]:

@@ -13,10 +13,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from msxr_bench.leaderboard.board import BOARD, MIN_HARNESS_VERSION, Track, parse_version
-from msxr_bench.leaderboard.reaggregate import RowError, per_category_rows, row_statistics
 from msxr_bench.leaderboard.safe_json import UnsafeJSONError, read_json
 from msxr_bench.results import Metric, TaskResult
-from msxr_bench.tasks import TASKS
+from msxr_bench.tasks.catalog import TASKS
+from msxr_bench.tasks.driver import free_text_fields
+from msxr_bench.tasks.recompute import RowError, per_category_rows, row_statistics
 from msxr_bench.hashing import sample_ids_sha256
 
 TOLERANCE = 1e-9
@@ -67,7 +68,7 @@ def check_task(path: Path, r: TaskResult) -> list[Issue]:
     if spec is None:
         return [Issue(path, "task.name", f"unknown task {r.task.name!r} (this harness has {', '.join(TASKS)})")]
     out = []
-    if r.task.version != spec.version:
+    if r.task.version != spec.version and r.task.version not in spec.compatible_versions:
         out.append(Issue(path, "task.version", f"{r.task.name} version {r.task.version!r} is not known to this "
                                                f"harness (it runs {r.task.name} {spec.version})"))
     if r.task.main_score != spec.main_score or r.main_score.name != spec.main_score:
@@ -86,16 +87,35 @@ def check_task(path: Path, r: TaskResult) -> list[Issue]:
 
 
 def check_rows(path: Path, r: TaskResult) -> list[Issue]:
-    """Rows = the scored samples; their sorted-id hash = dataset.sample_ids_sha256 when nothing was skipped."""
+    """Rows = the scored samples (several rows per sample where the row key is composite); the sorted hash of
+    their sample ids = dataset.sample_ids_sha256 when nothing was skipped."""
     out = []
-    if len(r.samples) != r.dataset.n_scored:
-        out.append(Issue(path, "samples", f"{len(r.samples)} rows but dataset.n_scored = {r.dataset.n_scored}"))
+    ids = sorted({str(row["sample_id"]) for row in r.samples})
+    if len(ids) != r.dataset.n_scored:
+        out.append(Issue(path, "samples", f"rows of {len(ids)} samples but dataset.n_scored = {r.dataset.n_scored}"))
     if r.dataset.n_scored > r.dataset.n_samples or r.dataset.n_samples > r.dataset.n_samples_available:
         out.append(Issue(path, "dataset", "needs n_scored <= n_samples <= n_samples_available"))
-    ids = [str(row["sample_id"]) for row in r.samples]
     if r.dataset.n_scored == r.dataset.n_samples and sample_ids_sha256(ids) != r.dataset.sample_ids_sha256:
         out.append(Issue(path, "dataset.sample_ids_sha256",
                          "is not the sha256 of the sorted sample ids of the rows (rows or hash edited)"))
+    return out
+
+
+def check_text(path: Path, r: TaskResult) -> list[Issue]:
+    """No dataset text (MS-CXR phrases, reports, NLI sentences are credentialed): rows hold ids, declared
+    categories and numbers only; a --keep-text file is local, never shareable."""
+    out = []
+    if r.contains_dataset_text:
+        out.append(Issue(path, "contains_dataset_text", "true: this file holds dataset text (a --keep-text run); "
+                                                        "results for sharing hold ids and hashes only"))
+    spec = TASKS.get(r.task.name)
+    fields = free_text_fields(spec, r.samples) if spec is not None else []
+    if fields:
+        out.append(Issue(path, "samples", f"free-text field(s) {', '.join(fields)}: rows may hold ids, declared "
+                                          "categories and numbers only (dataset text must not be published)"))
+    truncated = r.scoring.get("truncated_texts")
+    if isinstance(truncated, list) and any(isinstance(t, dict) and "text" in t for t in truncated):
+        out.append(Issue(path, "scoring.truncated_texts", "holds the truncated texts themselves"))
     return out
 
 
@@ -125,7 +145,7 @@ def _check_metric(path: Path, name: str, got: Metric, want: Metric, check_note: 
 def check_metrics(path: Path, r: TaskResult, with_ci: bool = True) -> list[Issue]:
     """Every metric (and the per-category table) recomputed from the rows with the task's own statistics."""
     try:
-        stats = row_statistics(r.task.name, r.samples, r.scoring)
+        stats = row_statistics(r)
         categories = per_category_rows(r)
     except RowError as exc:
         return [Issue(path, "samples", str(exc))]
@@ -167,6 +187,10 @@ def check_board(path: Path, r: TaskResult) -> tuple[list[Issue], Track | None]:
         return [Issue(path, "task.name", f"{r.task.name} is not ranked on the leaderboard")], None
     d = r.dataset
     out = []
+    spec = TASKS[r.task.name]
+    if r.task.version != spec.version:
+        out.append(Issue(path, "task.version", f"{r.task.version}: the leaderboard ranks {r.task.name} {spec.version} "
+                                               "(this version still validates and compares)"))
     track = next((t for t, s in setting.canonical.items() if s.sha256 == d.sample_ids_sha256 and s.n == d.n_samples),
                  None)
     real = setting.canonical["real"]

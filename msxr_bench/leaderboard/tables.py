@@ -83,8 +83,11 @@ def measured_tables(entries: list[Entry]) -> list[Table]:
                 e = got.get(t)
                 metric = e.result.metrics[e.result.main_score.name] if e else None
                 ci = metric.ci if metric else None
-                row.append(Cell(fmt(metric.value) if metric else "—", metric.value if metric else None,
-                                f"[{fmt(ci.low)}, {fmt(ci.high)}]" if ci else None))
+                detail = f"[{fmt(ci.low)}, {fmt(ci.high)}]" if ci else None
+                honest = BOARD[t].honest_companion
+                if e is not None and honest and honest in e.result.metrics:  # a flattering score is never alone
+                    detail = f"{detail or ''} signed {fmt(e.result.metrics[honest].value)}".strip()
+                row.append(Cell(fmt(metric.value) if metric else "—", metric.value if metric else None, detail))
             row.append(Cell(fmt(mean, 2) if mean is not None else "—", mean, f"{count} of {len(tasks)} tasks"))
             rows.append(row)
         rows.sort(key=lambda row: (row[-1].sort is None, row[-1].sort or 0.0, str(row[1].sort)))
@@ -93,7 +96,9 @@ def measured_tables(entries: list[Entry]) -> list[Table]:
         tables.append(Table(
             key=f"measured-{track}", title=f"Measured — {label}",
             intro=("Main score of each task with its 95% bootstrap CI, computed by msxr-bench from validated "
-                   "per-sample results. Mean rank: over the tasks a model has (1 = best)."),
+                   "per-sample results. MS-CXR's main score is the paper's absolute CNR, which also rewards maps that "
+                   "point away from the boxes: the signed CNR is shown under it. Mean rank: over the tasks a model "
+                   "has (1 = best)."),
             columns=["#", "Model", "Revision"] + [BOARD[t].title for t in tasks] + ["Mean rank"],
             rows=rows, empty="No validated submissions on this data yet.",
         ))

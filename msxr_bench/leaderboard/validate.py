@@ -16,14 +16,16 @@ from pydantic import ValidationError
 
 from msxr_bench.leaderboard.board import BOARD, Track
 from msxr_bench.leaderboard.checks import (
-    Issue, check_board, check_metrics, check_rows, check_task, load_result, pydantic_issues,
+    Issue, check_board, check_metrics, check_rows, check_task, check_text, load_result, pydantic_issues,
 )
 from msxr_bench.leaderboard.safe_json import UnsafeJSONError, read_json
 from msxr_bench.leaderboard.submission import ModelCard, names_mimic_cxr
 from msxr_bench.results import TaskResult
+from msxr_bench.run_manifest import MANIFEST_NAME, check_run_folder
 
 MODEL_FILE = "model.json"
 CONTAINER_FILES = {"README.md", ".gitkeep"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".npy", ".tif", ".tiff", ".gif", ".bmp", ".webp"}
 
 
 @dataclass
@@ -55,7 +57,7 @@ def validate_result_file(path: Path) -> tuple[Entry | None, list[Issue]]:
     issues = check_task(path, result)
     if issues:  # unknown task or version: nothing else can be checked against this harness
         return None, issues
-    issues += check_rows(path, result)
+    issues += check_rows(path, result) + check_text(path, result)
     board_issues, track = check_board(path, result)
     # CIs are recomputed (seeded bootstrap) only for canonical sample sets: bounded work per file
     issues += check_metrics(path, result, with_ci=track is not None)
@@ -103,8 +105,14 @@ def validate_submission(folder: Path) -> Report:
             report.issues.append(Issue(folder.parent, "", f"folder {folder.parent.name!r} must be {card.folder!r} "
                                                           f"(model {card.model!r})"))
     tracks: set[str] = set()
+    results_files = [p for p in sorted(folder.iterdir()) if p.suffix == ".json" and p.stem in BOARD and p.is_file()]
+    report.issues += [Issue(folder / MANIFEST_NAME, "", why) for why in _run_problems(folder, results_files)]
     for path in sorted(folder.iterdir()):
-        if path.name == MODEL_FILE:
+        if path.name in (MODEL_FILE, MANIFEST_NAME):
+            continue
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            report.issues.append(Issue(path, "", "image file in a submission: heatmaps and pictures show credentialed "
+                                                 "images (MIMIC-CXR pixels); submit results JSONs only"))
             continue
         if path.is_symlink() or not path.is_file() or path.suffix != ".json" or path.stem not in BOARD:
             report.issues.append(Issue(path, "", "unexpected entry: a submission folder holds model.json and "
@@ -134,6 +142,13 @@ def validate_submission(folder: Path) -> Report:
     return report
 
 
+def _run_problems(folder: Path, files: list[Path]) -> list[str]:
+    try:
+        return check_run_folder(folder, files)
+    except ValueError as exc:
+        return [str(exc)]
+
+
 def _discover(path: Path, report: Report) -> tuple[list[Path], list[Path]]:
     """(submission folders, loose results files) under `path`; stray entries become issues."""
     if path.is_symlink():
@@ -155,7 +170,9 @@ def _discover(path: Path, report: Report) -> tuple[list[Path], list[Path]]:
         dirs.sort()
         if MODEL_FILE in files or any(f.endswith(".json") for f in files):
             if MODEL_FILE not in files and here == path:  # a results folder of `evaluate`, given directly
-                loose += [here / f for f in sorted(files) if f.endswith(".json")]
+                given = [here / f for f in sorted(files) if f.endswith(".json") and f != MANIFEST_NAME]
+                report.issues += [Issue(here / MANIFEST_NAME, "", why) for why in _run_problems(here, given)]
+                loose += given
                 dirs.clear()
                 continue
             if MODEL_FILE not in files:

@@ -27,8 +27,6 @@ from msxr_bench.metrics.classification import BinaryMetrics, auroc, average_rank
 from msxr_bench.metrics.grounding import DEFINITIONS as GROUNDING_DEFINITIONS
 from msxr_bench.metrics.grounding import (
     BOX_RULE,
-    DEFAULT_THRESHOLDS,
-    RSNA_SEGMENTATION_THRESHOLD,
     NAN_POLICY,
     STATUS_FLAGS,
     GroundingScores,
@@ -51,7 +49,6 @@ from msxr_bench.metrics.grounding_cells import (
 __all__ = [
     "CLASSIFICATION_DEFINITIONS",
     "GROUNDING_DEFINITIONS",
-    "RSNA_SEGMENTATION_THRESHOLD",
     "Aggregate",
     "BinaryMetrics",
     "BootstrapCI",
@@ -71,7 +68,6 @@ __all__ = [
     "paired_bootstrap",
     "resample_indices",
     "BOX_RULE",
-    "DEFAULT_THRESHOLDS",
     "NAN_POLICY",
     "STATUS_FLAGS",
     "GroundingScores",

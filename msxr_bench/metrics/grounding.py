@@ -8,7 +8,7 @@ The fast cell-weighted path (`grounding_cells.py`) must give the same numbers; b
   of the box union, out = the other valid pixels. Signed CNR drops the absolute value. A region whose
   values are all equal has exactly that mean and variance 0 (no summation rounding).
 - IoU, Dice of (map > t) vs the valid box pixels, t compared in the map's own dtype (as numpy/torch do with
-  a Python float), for t in DEFAULT_THRESHOLDS; mIoU / mDice = their mean.
+  a Python float), for t in the thresholds (MS-CXR: 0.1 ... 0.5); mIoU / mDice = their mean.
 - Degenerate cases (flags in `status`, see STATUS_FLAGS): no valid box pixel -> CNR, IoU, Dice NaN; no valid
   background pixel -> CNR NaN; constant map (max == min over valid pixels) -> CNR 0 (no contrast);
   var_in + var_out == 0 with different means -> CNR NaN. An empty prediction with a non-empty ground
@@ -25,9 +25,7 @@ import torch
 
 __all__ = [
     "BOX_RULE",
-    "DEFAULT_THRESHOLDS",
     "DEFINITIONS",
-    "RSNA_SEGMENTATION_THRESHOLD",
     "NAN_POLICY",
     "STATUS_FLAGS",
     "GroundingScores",
@@ -40,7 +38,6 @@ __all__ = [
     "status_counts",
 ]
 
-DEFAULT_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
 BOX_RULE = "pixel centre inside [x, x+w) x [y, y+h) (integer boxes: mask[y:y+h, x:x+w]); clipped to the image"
 NAN_POLICY = "exclude: NaN pixels are removed from the prediction and from the ground truth"
 # Bit flags of GroundingScores.status.
@@ -51,7 +48,6 @@ STATUS_FLAGS: dict[str, int] = {
     "zero_variance": 8,  # var_in + var_out == 0 but means differ: CNR is NaN
 }
 
-RSNA_SEGMENTATION_THRESHOLD = 0.6  # on maps min-max rescaled to [0, 1]
 DEFINITIONS: dict[str, str] = {  # recorded verbatim in results JSON
     "cnr": "|mean_in - mean_out| / sqrt(var_in + var_out), population variances, float64; in = valid pixels of "
     "the box union, out = other valid pixels; signed CNR without the absolute value",
@@ -197,7 +193,7 @@ def cnr(maps: torch.Tensor, masks: torch.Tensor, signed: bool = False) -> torch.
 
 
 def iou_dice(
-    maps: torch.Tensor, masks: torch.Tensor, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+    maps: torch.Tensor, masks: torch.Tensor, thresholds: Sequence[float]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """IoU and Dice of (map > t) vs the valid box pixels, [..., T] float64 each; NaN if no valid box pixel."""
     maps_b, masks_b, single = _batched(maps, masks)
@@ -220,7 +216,7 @@ def iou_dice(
 
 
 def grounding_scores_full(
-    maps: torch.Tensor, masks: torch.Tensor, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+    maps: torch.Tensor, masks: torch.Tensor, thresholds: Sequence[float]
 ) -> GroundingScores:
     """All grounding metrics of full-resolution maps [B, H, W] (NaN outside) against masks [B, H, W]."""
     maps_b, masks_b, _ = _batched(maps, masks)

@@ -18,7 +18,6 @@ import torch
 
 from msxr_bench.geometry import AxisMap
 from msxr_bench.metrics.grounding import (
-    DEFAULT_THRESHOLDS,
     STATUS_FLAGS,
     BoxesLike,
     GroundingScores,
@@ -122,7 +121,7 @@ def cnr_from_cells(
 
 
 def iou_dice_from_cells(
-    grids: torch.Tensor, w_in: torch.Tensor, w_all: torch.Tensor, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+    grids: torch.Tensor, w_in: torch.Tensor, w_all: torch.Tensor, thresholds: Sequence[float]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """IoU and Dice [N, T] of (grid > t) (t in the grid's dtype) vs the box union, NaN if it has no valid pixel."""
     valid, w_in, w_all = _clean(grids, w_in, w_all)
@@ -141,7 +140,7 @@ def grounding_scores(
     grids: torch.Tensor,
     amaps: Sequence[AxisMap],
     boxes: Sequence[BoxesLike],
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    thresholds: Sequence[float],
 ) -> GroundingScores:
     """All grounding metrics of N grids [N, h, w] (nearest upsampling by their AxisMaps) against N box lists."""
     w_in, w_all = cell_weights(amaps, boxes, device=grids.device)

@@ -171,11 +171,6 @@ class ResNet(nn.Module):
         """Global average pool of a layer4 map: [B, C]."""
         return torch.flatten(self.avgpool(layer4), 1)
 
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """ImageNet-style logits (needs `fc`)."""
-        if self.fc is None:
-            raise RuntimeError("this ResNet was built without an fc layer (num_classes=None)")
-        return self.fc(self.pool(self(x).layer4))
 
 
 def channels_last(module: nn.Module) -> nn.Module:

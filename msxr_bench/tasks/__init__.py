@@ -1,9 +1,10 @@
-"""Evaluation tasks: `TASKS` (name -> declarative `TaskSpec`) and the library entry points.
+"""Evaluation tasks: `TASKS` (name -> declarative `TaskSpec`, torch-free) and the driver that runs them.
 
-    from msxr_bench.tasks import TASKS, EvalContext, evaluate_task
-    result, path = evaluate_task(TASKS["ms-cxr"], EvalContext(adapter=..., ...), Path("results/mymodel"))
+    from msxr_bench.tasks import TASKS, run_task
+    spec = TASKS["ms-cxr"]
+    result = run_task(spec.task(), spec.make_params({"split": "all"}), RunContext(adapter=..., ...))
 
-Heavy modules (torch, the runners) load only when a task runs, so `msxr-bench list` stays fast.
+Most users want the facade instead: `msxr_bench.evaluate(...)`. Heavy modules load only when a task runs.
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from msxr_bench.tasks.catalog import TASKS
-from msxr_bench.tasks.spec import DatasetSpec, EvalContext, TaskSkipped, TaskSpec
+from msxr_bench.tasks.spec import ProtocolSpec, TaskParams, TaskParamsError, TaskSkipped, TaskSpec
 
-__all__ = ["TASKS", "DatasetSpec", "EvalContext", "TaskSkipped", "TaskSpec", "evaluate_task", "format_result"]
+__all__ = ["TASKS", "ProtocolSpec", "RunContext", "TaskParams", "TaskParamsError", "TaskSkipped", "TaskSpec",
+           "format_result", "run_task"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "evaluate_task":
-        from msxr_bench.tasks.run import evaluate_task
+    if name == "run_task":
+        from msxr_bench.tasks.driver import run_task
 
-        return evaluate_task
+        return run_task
+    if name == "RunContext":
+        from msxr_bench.tasks.context import RunContext
+
+        return RunContext
     if name == "format_result":
         from msxr_bench.tasks.table import format_result
 

@@ -1,99 +1,134 @@
-"""Task declarations (what a task is: dataset, split, main score, defaults) and the run context they get.
+"""What a task is, as data (torch-free): its dataset and protocols, main score, required adapter capabilities and
+typed parameters. The behaviour lives in the class named by `implementation` (a `tasks.base.Task`).
 
-A task is a `TaskSpec` literal; its behaviour lives once per task type in the module named by `runner`.
+A protocol is a named, recorded choice of release plus split rule (MS-CXR "v0.1-all", RSNA "gloria" ...); a
+split is a part within it. Parameters are pydantic models, so `--task-arg TASK.KEY=VALUE`, the Python facade's
+`task_params` and `preflight` all validate against the same declaration.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
-    from msxr_bench.adapters.base import EncoderAdapter
-    from msxr_bench.cache import EvalCache
-    from msxr_bench.engine import ImageEmbeddingProvider, Runtime
-    from msxr_bench.results import TaskResult
-
-TaskType = Literal["phrase-grounding", "zero-shot-classification", "zero-shot-segmentation", "text-similarity",
-                   "nli-fine-tuning"]
-
-
-class DatasetSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    versions: tuple[str, ...]
-    default_version: str
-    splits: tuple[str, ...]  # accepted values of --split ("all" = every sample)
-    default_split: str
-    reference: str
-
-
-class TaskSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    description: str
-    version: str  # bump on any change that can move a number
-    type: TaskType
-    dataset: DatasetSpec
-    main_score: str
-    metrics: tuple[str, ...]
-    needs_images: bool = True
-    needs_patch_embeddings: bool = False
-    defaults: dict[str, JsonValue] = {}
-    runner: str  # "module:function" taking (spec, EvalContext) -> TaskResult
-
-    def run(self, ctx: "EvalContext") -> "TaskResult":
-        module, _, attr = self.runner.partition(":")
-        fn: Callable = getattr(importlib.import_module(module), attr)
-        return fn(self, ctx)
+    from msxr_bench.tasks.base import Task
 
 
 class TaskSkipped(RuntimeError):
     """The task cannot run with this adapter (e.g. grounding without patch embeddings); not a failure."""
 
 
-@dataclass
-class EvalContext:
-    """Everything a task run needs besides its spec; the CLI builds one, tests may build their own."""
+class TaskParamsError(ValueError):
+    """A task parameter (`--task-arg`, `--split`, `--protocol`) that the task does not have or cannot take."""
 
-    adapter: "EncoderAdapter"
-    adapter_name: str
-    runtime: "Runtime"
-    data_root: Path
-    adapter_options: dict[str, str] = field(default_factory=dict)
-    split: str | None = None  # None = the task's default
-    mscxr_version: str | None = None
-    split_scheme: str = "gloria"
-    positive_prompts: tuple[str, ...] | None = None
-    negative_prompts: tuple[str, ...] | None = None
-    batch_size: int | None = None  # images per forward; None = runtime.default_batch_size
-    num_workers: int = 0
-    limit: int | None = None
-    seed: int = 0
-    n_bootstrap: int = 1000
-    truncate_long_phrases: bool = False
-    save_heatmaps: int = 0
-    heatmap_dir: Path | None = None
-    argv: list[str] | None = None
-    rank: int = 0  # multi-process runs: this process evaluates shard(images, rank, world_size)
-    world_size: int = 1
-    # multi-process runs: obj -> [obj of every rank] (e.g. torch.distributed.all_gather_object); None = 1 process
-    gather: "Callable[[Any], list[Any]] | None" = None
-    image_provider: "ImageEmbeddingProvider | None" = None  # None = ModelImageEmbeddings (with `cache`)
-    cache: "EvalCache | None" = None  # on-disk pixels/embeddings cache; None = compute everything
-    # radnli (fine-tuning) only; None = the spec's defaults
-    seeds: tuple[int, ...] | None = None
-    max_epochs: int | None = None
-    save_dir: Path | None = None
-    nli_hyperparameters: dict[str, Any] | None = None
-    progress: bool = True
 
-    def __post_init__(self) -> None:
-        if self.batch_size is None:
-            self.batch_size = self.runtime.default_batch_size
+class TaskParams(BaseModel):
+    """Parameters every task has; each task extends it with its own (`extra="forbid"`: a typo is an error)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: str | None = None  # None = the task's default protocol
+    split: str | None = None  # None = the protocol's default split
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A release plus a split rule, by name: which samples a number is computed on."""
+
+    name: str
+    description: str
+    dataset_version: str
+    splits: tuple[str, ...]  # accepted values of --split within this protocol ("all" = every sample)
+    default_split: str
+    origin: str = ""  # who uses it / where it comes from
+    split_aliases: Mapping[str, str] = field(default_factory=dict)  # e.g. "valid" -> "val"
+    ranked: bool = False  # the leaderboard has a track for it
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    description: str
+    version: str  # bump on any change that can move a number
+    type: str
+    dataset: DatasetSpec
+    protocols: tuple[ProtocolSpec, ...]
+    main_score: str
+    metrics: tuple[str, ...]  # the metrics every run reports (a run may add e.g. one per seed)
+    definitions: Mapping[str, str]  # what each reported quantity means (recorded in every result)
+    params: type[TaskParams]
+    implementation: str  # "module:Class" of the tasks.base.Task subclass
+    # "module:function" (torch-free) taking (data_root, protocol, split) and returning the files the task reads,
+    # raising DatasetFormatError naming what is missing: preflight checks them before any model is built
+    locate: str = ""
+    requires: tuple[str, ...] = ()  # adapter capabilities without which the task is skipped
+    row_key: tuple[str, ...] = ("sample_id",)  # what identifies a per-sample row (unique per file)
+    # string columns of a row and what they may hold: "id" (a dataset id), or the allowed values (a name ending in
+    # "*" covers every column with that prefix); any other string in a row is free text and is refused
+    row_strings: Mapping[str, Any] = field(default_factory=lambda: {"sample_id": "id"})
+    # row fields that hold dataset text, written only with --keep-text (and the file then says so)
+    text_fields: tuple[str, ...] = ()
+    chart_metrics: tuple[str, ...] = ()  # per-category columns drawn as bars beside the results file
+    # earlier versions whose rows give the same metrics through this version's `metrics` (files still validate)
+    compatible_versions: tuple[str, ...] = ()
+
+    @property
+    def default_protocol(self) -> ProtocolSpec:
+        return self.protocols[0]
+
+    def protocol(self, name: str | None) -> ProtocolSpec:
+        """The protocol called `name` (None = the default); a did-you-mean error otherwise."""
+        if name is None:
+            return self.default_protocol
+        for p in self.protocols:
+            if p.name == name:
+                return p
+        known = [p.name for p in self.protocols]
+        close = difflib.get_close_matches(name, known, 1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise TaskParamsError(f"{self.name}: unknown protocol {name!r}{hint}; protocols: {', '.join(known)}")
+
+    def resolve_split(self, protocol: ProtocolSpec, split: str | None) -> str:
+        """The split of `protocol` that `split` names (aliases accepted; None = the protocol's default)."""
+        if split is None:
+            return protocol.default_split
+        name = protocol.split_aliases.get(split.strip().lower(), split.strip().lower())
+        if name not in protocol.splits:
+            raise TaskParamsError(f"{self.name}: unknown split {split!r} for protocol {protocol.name!r}; "
+                                  f"splits: {', '.join(protocol.splits)}")
+        return name
+
+    def make_params(self, values: Mapping[str, Any] | TaskParams | None = None) -> TaskParams:
+        """Typed parameters from a mapping (validated: unknown keys and wrong types are TaskParamsError)."""
+        if isinstance(values, self.params):
+            return values
+        try:
+            return self.params.model_validate(dict(values or {}))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+            known = ", ".join(self.params.model_fields)
+            raise TaskParamsError(f"{self.name}: {problems} (parameters: {known})") from None
+
+    def locate_files(self, data_root: Path, protocol: ProtocolSpec, split: str) -> list[Path]:
+        """The files this task would read under `data_root` (a DatasetFormatError names what is missing)."""
+        if not self.locate:
+            return []
+        module, _, attr = self.locate.partition(":")
+        return list(getattr(importlib.import_module(module), attr)(Path(data_root), protocol, split))
+
+    def task(self) -> "Task":
+        """An instance of the implementation (imports it: torch and the task's code load here)."""
+        module, _, attr = self.implementation.partition(":")
+        return getattr(importlib.import_module(module), attr)(self)

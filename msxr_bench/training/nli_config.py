@@ -1,14 +1,14 @@
-"""Hyper-parameters of NLI fine-tuning (RadNLI task): a plain dataclass, importable without torch so that
-the task catalogue can show them."""
+"""Hyper-parameters of NLI fine-tuning (RadNLI task): a pydantic model, importable without torch so that the
+task catalogue and `--task-arg radnli.KEY=VALUE` validate them."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, Mapping
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-@dataclass(frozen=True)
-class NLIFinetuneConfig:
+
+class NLIFinetuneConfig(BaseModel):
     """Hyper-parameters of NLI fine-tuning (recorded in the results).
 
     Defaults follow the BERT fine-tuning recipe (Devlin et al. 2019: AdamW, lr 2e-5, batch 16, linear
@@ -17,43 +17,32 @@ class NLIFinetuneConfig:
     epochs. The paper does not state its learning rate, batch size, warm-up or patience.
     """
 
-    learning_rate: float = 2e-5
-    batch_size: int = 16
-    eval_batch_size: int = 64
-    max_epochs: int = 20
-    patience: int = 5  # epochs without a better dev accuracy before stopping
-    warmup_ratio: float = 0.1  # of the steps of max_epochs epochs
-    weight_decay: float = 0.01  # not applied to biases and LayerNorm weights
-    max_length: int = 128  # tokens per (premise, hypothesis) pair, longest-first truncation
-    classifier_dropout: float | None = None  # None: the encoder's hidden_dropout_prob (as BERT does)
-    pooling: Literal["cls", "pooler"] = "cls"  # [CLS] last hidden state, or the encoder's own pooler
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learning_rate: float = Field(2e-5, ge=0)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    max_epochs: int = Field(20, ge=1)
+    patience: int = Field(5, ge=1, description="epochs without a better dev accuracy before stopping")
+    warmup_ratio: float = Field(0.1, ge=0, le=1, description="of the steps of max_epochs epochs")
+    weight_decay: float = Field(0.01, ge=0, description="not applied to biases and LayerNorm weights")
+    max_length: int = Field(128, ge=1, description="tokens per (premise, hypothesis) pair, longest-first truncation")
+    classifier_dropout: float | None = Field(None, description="None: the encoder's hidden_dropout_prob (as BERT)")
+    pooling: Literal["cls", "pooler"] = Field("cls", description="[CLS] last hidden state, or the encoder's pooler")
     max_grad_norm: float = 1.0
     adam_epsilon: float = 1e-8
-    bucket_batches: int = 50  # length bucketing: sort by length within groups of this many batches
+    bucket_batches: int = Field(50, ge=1, description="length bucketing: sort by length within groups of batches")
     # autocast on CUDA only: "auto" = bf16 where supported, else fp16 (with loss scaling); "off" = fp32
     mixed_precision: Literal["auto", "bf16", "fp16", "off"] = "auto"
 
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "eval_batch_size", "max_epochs", "patience", "max_length", "bucket_batches"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"NLI fine-tuning: {name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.learning_rate < 0 or self.weight_decay < 0 or not 0 <= self.warmup_ratio <= 1:
-            raise ValueError("NLI fine-tuning: learning_rate and weight_decay must be >= 0, warmup_ratio in [0, 1]")
-        if self.pooling not in ("cls", "pooler"):
-            raise ValueError(f"NLI fine-tuning: pooling must be 'cls' or 'pooler', got {self.pooling!r}")
-        if self.mixed_precision not in ("auto", "bf16", "fp16", "off"):
-            raise ValueError("NLI fine-tuning: mixed_precision must be auto, bf16, fp16 or off, "
-                             f"got {self.mixed_precision!r}")
-
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "NLIFinetuneConfig":
-        """A config from a mapping of field names (e.g. a task's defaults); unknown names are an error."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown NLI fine-tuning hyper-parameter(s): {', '.join(unknown)}; "
-                             f"known: {', '.join(sorted(names))}")
-        return cls(**values)
+        """A config from a mapping of field names; unknown names and bad values are a ValueError naming them."""
+        try:
+            return cls.model_validate(dict(values))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"NLI fine-tuning hyper-parameters: {problems}") from None

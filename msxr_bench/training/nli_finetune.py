@@ -2,7 +2,7 @@
 on a development set: the classifier, the training loop with early stopping, prediction and saving.
 
 The encoder is the adapter's (`text_encoder_for_finetuning()`); it is deep-copied, never modified.
-Metrics and the RadNLI protocol live in `msxr_bench.tasks.radnli_protocol`.
+Metrics live in `msxr_bench.metrics.nli`, the RadNLI protocol over seeds in `training/nli_protocol.py`.
 """
 
 from __future__ import annotations

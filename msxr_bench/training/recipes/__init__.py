@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+
+import torch
 
 from msxr_bench.training.recipes.base import CONFIGS, Recipe, RecipeSettings
 
@@ -12,7 +15,7 @@ RECIPES: dict[str, str] = {
     "convirt": "msxr_bench.training.recipes.convirt:ConvirtRecipe",
 }
 
-__all__ = ["CONFIGS", "RECIPES", "Recipe", "RecipeSettings", "get_recipe"]
+__all__ = ["CONFIGS", "RECIPES", "Recipe", "RecipeSettings", "get_recipe", "init_checkpoint"]
 
 
 def get_recipe(model: str, config: str = "paper", text_model: str | None = None,
@@ -21,3 +24,14 @@ def get_recipe(model: str, config: str = "paper", text_model: str | None = None,
         raise ValueError(f"no training recipe for {model!r}; trainable models: {', '.join(RECIPES)}")
     module_name, _, cls = RECIPES[model].partition(":")
     return getattr(importlib.import_module(module_name), cls)(config, text_model=text_model, image_init=image_init)
+
+
+def init_checkpoint(model: str, config: str, seed: int, tokenizer_dir: Path, out: Path,
+                    description: str = "") -> Path:
+    """The recipe's model as initialised with `seed` (as `train` does before its first step), exported."""
+    recipe = get_recipe(model, config)
+    tokenizer = recipe.load_tokenizer(tokenizer_dir)
+    torch.manual_seed(seed)
+    module = recipe.build(tokenizer)
+    return recipe.export(module, tokenizer, out, ("none (initial weights)",),
+                         description or f"{model} {config} at initialisation, seed {seed}")

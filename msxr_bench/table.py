@@ -1,8 +1,12 @@
-"""Plain-text tables of a task result for the terminal (the JSON is the record; this is for reading)."""
+"""Plain-text tables of a task result for the terminal (the JSON is the record; this is for reading).
+`TaskResult.__str__` is `format_result`."""
 
 from __future__ import annotations
 
-from msxr_bench.results import TaskResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from msxr_bench.results import TaskResult
 
 
 def _fmt(value: float | None, width: int = 9) -> str:
@@ -13,8 +17,9 @@ def _fmt(value: float | None, width: int = 9) -> str:
 
 def format_result(result: TaskResult) -> str:
     """Per-category table (when the task has categories), then every metric with its 95% CI."""
+    protocol = f" protocol {result.protocol.name}" if result.protocol else ""
     lines = [f"{result.task.name} v{result.task.version} | {result.adapter.name} | {result.dataset.name} "
-             f"{result.dataset.version or ''} split={result.dataset.split} | n={result.dataset.n_scored}"]
+             f"{result.dataset.version or ''}{protocol} split={result.dataset.split} | n={result.dataset.n_scored}"]
     if result.per_category:
         names = list(result.per_category[0].metrics)
         lines.append(f"{'category':<18}{'n':>5}" + "".join(f"{n:>18}" for n in names))
@@ -33,13 +38,24 @@ def format_result(result: TaskResult) -> str:
         star = " *" if name == result.main_score.name else ""
         note = f"  ({m.note})" if m.note else ""
         lines.append(f"  {name:<{width}} {_fmt(m.value)}{ci}  n={m.n}{star}{note}")
-    skipped = sum(s.total for s in result.skipped)
-    if skipped:
-        lines.append("  skipped: " + "; ".join(f"{s.source}: " + ", ".join(f"{k} {v}" for k, v in s.counts.items())
-                                              for s in result.skipped))
+    lines.extend(skip_summary(result))
     lines.extend(f"  note: {n}" for n in result.notes)
     lines.extend(_confusion_lines(result.scoring.get("confusion_matrix")))
     return "\n".join(lines)
+
+
+def skip_summary(result: TaskResult, first: int = 3) -> list[str]:
+    """What was skipped: per source and reason, the count and the first ids (the JSON lists them all)."""
+    if not result.skipped_total:
+        return []
+    out = [f"  skipped {result.skipped_total} (see 'skipped' in the results file):"]
+    for record in result.skipped:
+        for reason, n in record.counts.items():
+            examples = [e.split(" ", 1)[0] for e in record.examples.get(reason, [])[:first]]
+            more = ", ..." if n > len(examples) else ""
+            out.append(f"    {record.source}: {reason}: {n}" + (f" (first: {', '.join(examples)}{more})" if examples
+                                                                 else ""))
+    return out
 
 
 def _confusion_lines(cm: object) -> list[str]:

@@ -12,16 +12,15 @@ from typing import Callable, Sequence
 import torch
 
 from msxr_bench.adapters.base import EncoderAdapter
-from msxr_bench.geometry import AxisMap, axis_map
 from msxr_bench.data.types import Box
 from msxr_bench.engine import profile
-from msxr_bench.engine.images import ImageFailure, ImageItem, shard
-from msxr_bench.metrics import grounding_scores
-from msxr_bench.tasks.assemble import gather_scores
 from msxr_bench.engine.grids import GridStream
-from msxr_bench.geometry.scoring import GridScoring
-from msxr_bench.tasks.providers import image_provider
-from msxr_bench.tasks.spec import EvalContext
+from msxr_bench.engine.images import ImageFailure, ImageItem, image_failure_report, shard
+from msxr_bench.geometry import AxisMap, GridScoring, axis_map
+from msxr_bench.metrics import grounding_scores
+from msxr_bench.tasks.context import RunContext
+
+__all__ = ["MapRequest", "MapScore", "boxes_in_image", "image_failure_report", "score_map_requests"]
 
 FLUSH_EVERY = 256  # requests scored per metrics call
 
@@ -56,12 +55,12 @@ def boxes_in_image(request: MapRequest, size: tuple[int, int]) -> tuple[Box, ...
 
 
 def score_map_requests(
-    requests: Sequence[MapRequest], text_table: torch.Tensor | Callable[[], torch.Tensor], ctx: EvalContext,
+    requests: Sequence[MapRequest], text_table: torch.Tensor | Callable[[], torch.Tensor], run: RunContext,
     adapter: EncoderAdapter, scoring: GridScoring, thresholds: Sequence[float], on_map: OnMap | None = None,
 ) -> tuple[dict[tuple[str, str], MapScore], list[ImageFailure]]:
     """{(sample_id, role): MapScore} for every request whose image decoded, and the image failures.
 
-    Each unique image is decoded and encoded once (this process's shard of them; `ctx.gather` merges the
+    Each unique image is decoded and encoded once (this process's shard of them; `run.gather` merges the
     shards' scores); `on_map` sees every processed grid right after it is scored (heatmap pictures).
     `text_table` may be a function computing it: it is called once the image workers have started, so
     that decoding overlaps the text encoder.
@@ -71,8 +70,8 @@ def score_map_requests(
     for r in requests:
         by_image.setdefault(r.image.key, []).append(r)
         items.setdefault(r.image.key, r.image)
-    mine = shard(list(items.values()), ctx.rank, ctx.world_size)
-    batches = image_provider(ctx, adapter).batches(mine)  # the DataLoader workers start decoding now,
+    mine = shard(list(items.values()), run.rank, run.world_size)
+    batches = run.image_provider_for(adapter).batches(mine)  # the DataLoader workers start decoding now,
     stream = GridStream(adapter, text_table() if callable(text_table) else text_table)  # beside the texts
     texts_per_image = {key: sorted({r.text for r in rs}) for key, rs in by_image.items()}
 
@@ -101,4 +100,4 @@ def score_map_requests(
         if len(pending) >= FLUSH_EVERY:
             flush()
     flush()
-    return gather_scores(ctx, scores, stream.failures)
+    return run.gather_results(scores, stream.failures)

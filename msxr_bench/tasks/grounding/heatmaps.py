@@ -10,10 +10,9 @@ from pathlib import Path
 
 import torch
 
-from msxr_bench.geometry.types import Geometry
-from msxr_bench.geometry import grid_to_image
+from msxr_bench.geometry import Geometry, grid_to_image
 from msxr_bench.data.images import load_image
-from msxr_bench.tasks.map_scoring import MapRequest, MapScore, boxes_in_image
+from msxr_bench.tasks.grounding.map_scoring import MapRequest, MapScore, boxes_in_image
 
 PICTURE_INTERPOLATION = "bilinear"  # pictures only; metrics always use nearest
 
@@ -38,6 +37,6 @@ class HeatmapWriter:
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", request.sample_id)
         path = self.out_dir / f"{self.task}_{name}.png"
         save_heatmap_overlay(image, heat, boxes_in_image(request, size), self.titles[request.sample_id], path,
-                             cnr=score.cnr, vmin=self.value_range[0], vmax=self.value_range[1],
+                             cnr=score.cnr, signed_cnr=score.signed_cnr, vmin=self.value_range[0], vmax=self.value_range[1],
                              footnote=f"{PICTURE_INTERPOLATION} upsampling (metrics: nearest)")
         self.written.append(path)

@@ -1,13 +1,12 @@
-"""The RadNLI fine-tuning protocol (BioViL paper, Table 3): per seed, fine-tune a fresh copy of the
-adapter's text encoder on MedNLI train, select the epoch on RadNLI dev, predict RadNLI test; then the
-3-class metrics per seed and their mean and standard deviation over seeds.
+"""The RadNLI fine-tuning protocol (BioViL paper, Table 3): per seed, fine-tune a fresh copy of the adapter's text
+encoder on MedNLI train, select the epoch on RadNLI dev, predict RadNLI test; then the 3-class metrics per seed
+and their mean and standard deviation over seeds.
 
-No results-file assembly here (that is `tasks/radnli.py`); no training loop (`training/nli_finetune.py`).
+No results-file assembly here (that is `tasks/radnli/finetune.py`); the loop itself is `nli_finetune.py`.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,46 +14,9 @@ import torch
 from torch import nn
 
 from msxr_bench.data.types import NLI_LABELS, NLIPair
+from msxr_bench.metrics.nli import class_metrics, confusion_matrix, majority_baseline, mean_sd
 from msxr_bench.training.nli_batches import label_index
 from msxr_bench.training.nli_finetune import NLIFinetuneConfig, finetune_nli, predict_nli, save_nli_model
-
-def confusion_matrix(gold: torch.Tensor, pred: torch.Tensor, n_classes: int = len(NLI_LABELS)) -> torch.Tensor:
-    """[n, n] counts; rows are gold labels, columns predictions (scikit-learn's convention)."""
-    gold, pred = gold.long().flatten(), pred.long().flatten()
-    return torch.bincount(gold * n_classes + pred, minlength=n_classes * n_classes).view(n_classes, n_classes)
-
-
-def class_metrics(cm: torch.Tensor, labels: tuple[str, ...] = NLI_LABELS) -> dict:
-    """Accuracy, per-class precision/recall/F1/support and their macro means from a confusion matrix.
-    An undefined precision or recall (no prediction / no gold of a class) counts as 0, as in
-    scikit-learn with zero_division=0."""
-    cm = cm.double()
-    tp = cm.diag()
-    predicted, actual = cm.sum(0), cm.sum(1)
-    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), torch.zeros_like(tp))
-    recall = torch.where(actual > 0, tp / actual.clamp(min=1), torch.zeros_like(tp))
-    denom = precision + recall
-    f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-300), torch.zeros_like(tp))
-    per_class = {
-        name: {"precision": precision[i].item(), "recall": recall[i].item(), "f1": f1[i].item(),
-               "support": int(actual[i].item())}
-        for i, name in enumerate(labels)
-    }
-    return {"accuracy": (tp.sum() / cm.sum()).item(), "precision_macro": precision.mean().item(),
-            "recall_macro": recall.mean().item(), "f1_macro": f1.mean().item(), "per_class": per_class}
-
-
-def mean_sd(values: list[float]) -> dict:
-    """Mean and sample standard deviation (n - 1; None for a single value) with every value kept."""
-    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None,
-            "per_seed": list(values)}
-
-
-def majority_baseline(gold: torch.Tensor, labels: tuple[str, ...] = NLI_LABELS) -> dict:
-    """The best constant predictor on this set: its most frequent gold label (ties: first in NLI_LABELS)."""
-    counts = torch.bincount(gold.long(), minlength=len(labels))
-    k = int(counts.argmax().item())
-    return {"label": labels[k], "accuracy": counts[k].item() / counts.sum().item()}
 
 
 @dataclass

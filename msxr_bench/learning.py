@@ -1,9 +1,7 @@
 """The few numbers that say whether a training run learned: MS-CXR grounding (macro CNR, signed CNR, the
 right-minus-wrong phrase gap, mIoU) and RSNA zero-shot AUROC for one or more prompt pairs, computed by the
-tasks of `msxr_bench.tasks` on a checkpoint directory (used by the proof-of-learning benchmark and tests).
-
-Also `init_checkpoint`: the same model at initialisation (a recipe's weights for a seed, before any step),
-exported in the adapter's format, so that "before" and "after" go through the same evaluation.
+tasks on a checkpoint directory (used by the proof-of-learning benchmark and tests). The "before" side is
+`training.recipes.init_checkpoint`: the same model at initialisation, through the same evaluation.
 """
 
 from __future__ import annotations
@@ -12,12 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import torch
-
 from msxr_bench.adapters.registry import build_adapter
 from msxr_bench.engine import ImageItem, ModelImageEmbeddings, resolve_runtime
-from msxr_bench.tasks import TASKS, EvalContext, evaluate_task
-from msxr_bench.training.recipes import get_recipe
+from msxr_bench.tasks.catalog import TASKS
+from msxr_bench.tasks.context import RunContext
+from msxr_bench.tasks.driver import run_task
 
 GROUNDING_METRICS = {"cnr": "cnr_macro", "signed_cnr": "signed_cnr_macro", "phrase_gap": "phrase_gap_macro",
                      "miou": "miou_macro"}
@@ -52,25 +49,16 @@ def learning_metrics(model: str, checkpoint: Path, data_root: Path, prompt_pairs
     options = {"checkpoint": str(checkpoint), **(model_args or {})}
     adapter = build_adapter(model, **options)
     runtime = resolve_runtime("cpu", "fp32")
-    base = dict(adapter=adapter, adapter_name=model, adapter_options=options, runtime=runtime, data_root=data_root,
-                batch_size=batch_size, num_workers=0, n_bootstrap=0, progress=False, limit=limit)
-    grounding, _ = evaluate_task(TASKS["ms-cxr"], EvalContext(**base))
-    out = {name: grounding.metrics[key].value for name, key in GROUNDING_METRICS.items()}
     provider = CachedImageEmbeddings(ModelImageEmbeddings(adapter, runtime, batch_size, 0, progress=None))
+    run = RunContext(adapter=adapter, runtime=runtime, data_root=data_root, adapter_name=model,
+                     adapter_options=options, batch_size=batch_size, num_workers=0, n_bootstrap=0, progress=False,
+                     limit=limit)
+    grounding = run_task(TASKS["ms-cxr"].task(), TASKS["ms-cxr"].make_params({}), run)
+    out = {name: grounding.metrics[key].value for name, key in GROUNDING_METRICS.items()}
+    run.image_provider = provider
+    rsna = TASKS["rsna-cls"]
     for pair in prompt_pairs:
-        ctx = EvalContext(**base, split=rsna_split, positive_prompts=pair.positive, negative_prompts=pair.negative,
-                          image_provider=provider)
-        result, _ = evaluate_task(TASKS["rsna-cls"], ctx)
-        out[f"auroc_{pair.name}"] = result.metrics["auroc"].value
+        params = rsna.make_params({"split": rsna_split, "positive_prompts": pair.positive,
+                                   "negative_prompts": pair.negative})
+        out[f"auroc_{pair.name}"] = run_task(rsna.task(), params, run).metrics["auroc"].value
     return out
-
-
-def init_checkpoint(model: str, config: str, seed: int, tokenizer_dir: Path, out: Path,
-                    description: str = "") -> Path:
-    """The recipe's model as initialised with `seed` (as `train` does before its first step), exported."""
-    recipe = get_recipe(model, config)
-    tokenizer = recipe.load_tokenizer(tokenizer_dir)
-    torch.manual_seed(seed)
-    module = recipe.build(tokenizer)
-    return recipe.export(module, tokenizer, out, ("none (initial weights)",),
-                         description or f"{model} {config} at initialisation, seed {seed}")

@@ -1,0 +1,67 @@
+"""The `ms-cxr` task as data: protocols (MS-CXR releases and split rules), parameters, metric definitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from msxr_bench.data.types import MS_CXR_CATEGORIES, DatasetFormatError
+from msxr_bench.tasks.spec import DatasetSpec, ProtocolSpec, TaskParams, TaskSpec
+
+MS_CXR_DATASET = DatasetSpec("MS-CXR", "https://physionet.org/content/ms-cxr/ (Boecking et al., ECCV 2022)")
+SPLIT_ALIASES = {"valid": "val", "validate": "val", "validation": "val"}
+MS_CXR_PROTOCOLS = (
+    ProtocolSpec("v0.1-all", "all (image, phrase) pairs of MS-CXR release 0.1 (1,162 on PhysioNet)", "0.1", ("all",),
+                 "all", "BioViL (Boecking et al. 2022), BioViL-T, zero-shot LDM, Generate-to-Ground", ranked=True),
+    ProtocolSpec("v1.1.0-test", "MS-CXR release 1.1.0, its official patient-level split column", "1.1.0",
+                 ("train", "val", "test", "all"), "test", "MS-CXR v1.1.0 (PhysioNet)", SPLIT_ALIASES),
+)
+VERSION_PROTOCOLS = {"0.1": "v0.1-all", "1.1.0": "v1.1.0-test"}  # --ms-cxr-version, kept as an alias
+
+
+def locate_ms_cxr(data_root: Path, protocol: ProtocolSpec, split: str) -> list[Path]:
+    """The annotation file of the protocol's release and the MIMIC-CXR-JPG image tree it points into."""
+    from msxr_bench.data.mscxr import find_mscxr_annotations
+    from msxr_bench.data.tables import files_parent
+
+    annotations = find_mscxr_annotations(data_root, protocol.dataset_version)
+    images = files_parent(data_root, "mimic-cxr-jpg") / "files"
+    if not images.is_dir():
+        raise DatasetFormatError(f"no MIMIC-CXR-JPG image tree (files/pNN/...) under {data_root} or "
+                                 f"{data_root / 'mimic-cxr-jpg'}: MS-CXR's images come from MIMIC-CXR-JPG")
+    return [annotations, images]
+
+
+class MsCxrParams(TaskParams):
+    iou_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+MS_CXR = TaskSpec(
+    name="ms-cxr",
+    description="MS-CXR phrase grounding: CNR, mIoU, mDice of each phrase's similarity map vs its boxes",
+    version="1.1.0",
+    type="phrase-grounding",
+    dataset=MS_CXR_DATASET,
+    protocols=MS_CXR_PROTOCOLS,
+    main_score="cnr_macro",
+    metrics=("cnr_macro", "cnr_micro", "signed_cnr_macro", "signed_cnr_micro", "miou_macro", "miou_micro",
+             "mdice_macro", "mdice_micro", "phrase_gap_macro", "phrase_gap_micro", "signed_cnr_wrong_macro",
+             "signed_cnr_wrong_micro"),
+    definitions={
+        "cnr": "|mean_in - mean_out| / sqrt(var_in + var_out) of the map, population variances, in = union of the "
+               "phrase's boxes, out = the rest of the pixels the model saw",
+        "signed_cnr": "the CNR without the absolute value: negative when the map points away from the boxes",
+        "miou": "mean over the IoU thresholds of IoU(map > t, box union); mdice likewise",
+        "phrase_gap": "signed CNR with the sample's phrase minus with a phrase of another category, same image "
+                      "and boxes (phrase-sensitivity control)",
+        "macro": "mean over categories of the per-category means (the paper's Avg.); micro: mean over samples",
+    },
+    params=MsCxrParams,
+    implementation="msxr_bench.tasks.grounding.ms_cxr:MsCxrTask",
+    locate="msxr_bench.tasks.grounding.spec:locate_ms_cxr",
+    requires=("patches", "text"),
+    row_strings={"sample_id": "id", "dicom_id": "id", "category": MS_CXR_CATEGORIES, "wrong_sample_id": "id",
+                 "wrong_category": MS_CXR_CATEGORIES},
+    text_fields=("phrase", "wrong_phrase"),
+    chart_metrics=("cnr", "signed_cnr", "miou", "phrase_gap"),
+    compatible_versions=("1.0.0",),  # 1.1.0 changed how the wrong phrase is drawn, not how rows aggregate
+)
