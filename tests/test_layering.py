@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     # results: records and their reading/writing, no model code
     "results": 0, "hashing": 0, "run_manifest": 0, "table": 0,
     # data, geometry, metrics (and the toy world beside data)
-    "geometry": 1, "metrics": 1, "data": 1, "toyworld": 1, "viz": 1,
+    "geometry": 1, "metrics": 1, "data": 1, "toyworld": 1, "viz": 1, "published": 1,
     # models and their adapters
     "models": 2, "adapters": 2,
     # running models: engine, caches, single-image inference, training
