@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     # running models: engine, caches, single-image inference, training
     "engine": 3, "cache": 3, "inference": 3, "training": 3,
     "tasks": 4,
-    "leaderboard": 5, "compare": 5, "learning": 5, "export": 5,
+    "leaderboard": 5, "compare": 5, "learning": 5, "export": 5, "reproduce": 5,
     "preflight": 6, "evaluation": 6,
     "cli": 7, "__main__": 7, "__init__": 7,
 }

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "leaderboard": "msxr_bench.cli.leaderboard_cmd:leaderboard_group",
     "compare": "msxr_bench.cli.compare_cmd:compare_cmd",
     "export": "msxr_bench.cli.export_cmd:export_group",
+    "reproduce": "msxr_bench.cli.reproduce_cmd:reproduce_cmd",
 }
 
 
