@@ -3,8 +3,8 @@ excepted, they never run): a module imports only
 from its own layer or below, the top-level packages import each other without cycles, every top-level module is
 placed, and the toy-world generator is used by the CLI (and tests) only.
 
-cli -> facade -> reproduce/leaderboard/compare -> tasks -> training/engine/cache -> adapters/models ->
-geometry/metrics/data -> results
+cli -> reproduce -> facade -> leaderboard/compare/export -> tasks -> training/engine/cache -> adapters/models ->
+geometry/metrics/data -> results (reproduce above the facade: it runs evaluations through it)
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ LAYERS: dict[str, int] = {
     # running models: engine, caches, single-image inference, training
     "engine": 3, "cache": 3, "inference": 3, "training": 3,
     "tasks": 4,
-    "leaderboard": 5, "compare": 5, "learning": 5, "export": 5, "reproduce": 5,
+    "leaderboard": 5, "compare": 5, "learning": 5, "export": 5,
     "preflight": 6, "evaluation": 6,
-    "cli": 7, "__main__": 7, "__init__": 7,
+    # reproduce runs whole evaluations through the facade (one definition of a run), so it sits above it
+    "reproduce": 7,
+    "cli": 8, "__main__": 8, "__init__": 8,
 }
 TOYWORLD_USERS = {"cli", "toyworld"}
 
