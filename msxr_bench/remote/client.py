@@ -116,6 +116,8 @@ class RemoteSession:
         self.stopped: str | None = None  # why the worker is gone
         self._next_id = 0
         self._lock = threading.Lock()
+        # requests answered; seconds from sending to the full reply; seconds the worker spent on them
+        self.stats = {"requests": 0, "round_trip_s": 0.0, "worker_s": 0.0}
 
     @property
     def name(self) -> str:
@@ -161,7 +163,8 @@ class RemoteSession:
                 raise RemoteWorkerError(f"{self.name}: {op}: the worker is stopped: {self.stopped}")
             self._next_id += 1
             rid, sock = self._next_id, self.worker.sock
-            deadline = time.monotonic() + timeout
+            started = time.monotonic()
+            deadline = started + timeout
             self.worker.in_sync = False
             try:
                 for chunk in encode_frame({**(header or {}), "op": op, "id": rid}, list(arrays)):
@@ -176,6 +179,9 @@ class RemoteSession:
             except ProtocolError as exc:
                 raise self._fail(op, f"broke the wire protocol: {exc}") from None
             self.worker.in_sync = True
+            self.stats["requests"] += 1
+            self.stats["round_trip_s"] += time.monotonic() - started
+            self.stats["worker_s"] += float(reply.get("worker_s") or 0.0)
             if reply.get("id") != rid:
                 raise self._fail(op, f"answered request {reply.get('id')!r} instead of {rid}")
             if not reply.get("ok"):

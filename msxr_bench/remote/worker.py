@@ -217,6 +217,7 @@ def serve(sock: socket.socket) -> None:
         except (EOFError, ConnectionError):
             return  # the harness closed the connection: nothing left to do
         op, rid = header.get("op"), header.get("id")
+        started = time.perf_counter()
         try:
             if op == "shutdown":
                 close = getattr(worker.model, "close", None)
@@ -227,7 +228,7 @@ def serve(sock: socket.socket) -> None:
                 reply, out = worker.handshake(header, arrays)
             else:
                 reply, out = worker.call(op, header, arrays)
-            chunks = encode_frame({"id": rid, "ok": True, **reply}, out)
+            chunks = encode_frame({"id": rid, "ok": True, **reply, "worker_s": time.perf_counter() - started}, out)
         except Exception as exc:  # the entry's failure is reported, the worker stays up
             chunks = encode_frame({"id": rid, "ok": False, "error": _describe_error(exc),
                                    "traceback": traceback.format_exc(limit=20)})

@@ -1,3 +1,4 @@
-"""Ready worker entries. Each module is shipped to the worker as a file (spec.WorkerSpec.shipped_entry), so it
-must run without msxr-bench: only the standard library, numpy and the model's own packages.
+"""Ready worker entries, shipped to the worker as files (spec.WorkerSpec.shipped_entry): himl_biovil runs with
+the standard library, numpy and the model's own packages only; serve_adapter needs msxr-bench in the worker's
+environment (it serves an msxr-bench adapter from there).
 """
