@@ -51,7 +51,7 @@ class HimlBioViL:
     """hi-ml's image model (projected patches -> L2; global = L2 of their mean) and text engine."""
 
     def __init__(self, image_weights: str, text_model: str, model: str = "biovil", crop: str | int = "",
-                 device: str = "cpu", threads: str | int = "") -> None:
+                 device: str = "auto", threads: str | int = "") -> None:
         if model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
         _declare_torchvision_ops()
@@ -65,6 +65,9 @@ class HimlBioViL:
         if threads:
             torch.set_num_threads(int(threads))
         encoder_type, default_crop = MODELS[model]
+        if device in ("auto", "cuda"):  # as the harness: CUDA when available, under torchrun the rank's own GPU
+            cuda = device == "cuda" or torch.cuda.is_available()
+            device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu"
         self.crop, self.device = int(crop or default_crop), torch.device(device)
         self.image_path, self.text_path = Path(image_weights).expanduser(), Path(text_model).expanduser()
         cls = MultiImageModel if model == "biovil-t" else ImageModel
@@ -135,6 +138,6 @@ class HimlBioViL:
 
 def make_adapter(image_weights: str, text_model: str, **options: str) -> HimlBioViL:
     """The entry: `image_weights` (the released .pt format), `text_model` (a CXR-BERT folder); options
-    `model` (biovil | biovil-t), `crop`, `device`, `threads`."""
+    `model` (biovil | biovil-t), `crop`, `device` (auto, cpu, cuda, cuda:N), `threads`."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local files only: never reach for the hub
     return HimlBioViL(image_weights, text_model, **options)

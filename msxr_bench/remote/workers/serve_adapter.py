@@ -17,14 +17,17 @@ SERVABLE = ("global", "patches", "text", "image_pairs", "boxes")
 class ServedAdapter:
     """An EncoderAdapter behind the worker's numpy interface: crops in, float32 arrays out."""
 
-    def __init__(self, model: str, device: str = "cpu", threads: str | int = "", **options: str) -> None:
+    def __init__(self, model: str, device: str = "auto", threads: str | int = "", **options: str) -> None:
         import torch
 
         from msxr_bench.adapters.registry import build_adapter
+        from msxr_bench.engine import distributed
 
         if threads:
             torch.set_num_threads(int(threads))
-        self.torch, self.device = torch, torch.device(device)
+        # auto = CUDA when available; under torchrun (LOCAL_RANK inherited) each rank's worker takes its own GPU
+        self.torch = torch
+        self.device = torch.device(distributed.rank_device(device, distributed.from_environment()))
         self.adapter = build_adapter(model, **options).eval().to(self.device)
 
     def describe(self) -> dict:
@@ -78,5 +81,6 @@ class ServedAdapter:
 
 
 def make_adapter(model: str, **options: str) -> ServedAdapter:
-    """The entry: `model` = the adapter's name; other arguments are its `--model-arg`s, plus `device`, `threads`."""
+    """The entry: `model` = the adapter's name; other arguments are its `--model-arg`s, plus `device` (auto, cpu,
+    cuda, cuda:N) and `threads`."""
     return ServedAdapter(model, **options)
