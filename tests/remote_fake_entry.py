@@ -84,6 +84,9 @@ class FakeModel:
                 os.kill(os.getpid(), signal.SIGSEGV)
             os._exit(3)
         if op == self.hang_on:
+            if self.endfile:  # tell the test that the worker is now busy in this request
+                with open(self.endfile.replace(".end", ".busy"), "w") as f:
+                    f.write(op)
             time.sleep(3600)
         if self.slow:
             time.sleep(self.slow)

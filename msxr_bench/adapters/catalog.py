@@ -94,6 +94,6 @@ BUILTIN: dict[str, AdapterEntry] = {e.name: e for e in (
         ))),
     AdapterEntry(
         "remote", "msxr_bench.remote.adapter:build_remote",
-        "a model served from its own Python environment (worker process; its capabilities come from the "
-        "worker's handshake: docs/remote-adapters.md)", ("remote",), REMOTE_OPTIONS),
+        "a model in its own Python environment, served by a worker (docs/remote-adapters.md)",
+        ("remote",), REMOTE_OPTIONS),  # what it can do comes from the worker's handshake
 )}
