@@ -18,6 +18,7 @@ from msxr_bench.adapters.options import AdapterOptionError
 from msxr_bench.cli import main
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.remote.adapter import RemoteAdapter, build_remote, to_uint8_crops
+from msxr_bench.remote.protocol import RemoteItemError
 from msxr_bench.remote.spec import worker_spec
 from remote_fake_entry import _l2, describe_dict, patch_features, text_vector
 
@@ -93,6 +94,26 @@ def test_remote_outputs_equal_the_in_process_model(remote: RemoteAdapter) -> Non
         assert torch.equal(remote.encode_texts(texts, normalize), FakeInProcess().encode_texts(texts, normalize))
     assert torch.allclose(remote.embed_prompt_list(texts), FakeInProcess().embed_prompt_list(texts), atol=0)
     assert remote.count_text_tokens(["a b c", "a"]) == [5, 3]
+
+
+def test_boxes_and_a_global_only_model() -> None:
+    adapter = build_remote(entry=ENTRY, **{"arg.describe": json.dumps({"capabilities": ["global", "text", "boxes"]})})
+    try:
+        crops = np.zeros((3, 64, 64), np.uint8)
+        crops[0, 16:32, 32:48], crops[1, 48:, :16] = 200, 100  # brightest block: (x 32, y 16); (x 0, y 48)
+        x = torch.from_numpy(crops).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
+        assert adapter.capabilities == {"global", "text", "boxes", "remote"}
+        assert adapter.encode_images(x).patches is None  # declared global only: patches are not used
+        boxes = adapter.predict_boxes(x[:2], ["left effusion", "a"])  # 2 words -> 2 boxes, 1 word -> 1 box
+        assert [(b.x, b.y, b.w, b.h) for b in boxes[0]] == [(32, 16, 16, 16), (0, 0, 16, 16)]
+        assert boxes[0][0].score == pytest.approx(200 / 255) and len(boxes[1]) == 1
+        assert (boxes[1][0].x, boxes[1][0].y) == (0, 48)
+        assert adapter.predict_boxes(x[:1], ["no groundable finding"]) == [[]]  # 3 words -> 0 boxes
+        with pytest.raises(RemoteItemError) as info:
+            adapter.predict_boxes(x, ["a b", "negative", "c"])
+        assert info.value.failures == {1: "a box has a negative width or height"} and len(info.value.partial) == 2
+    finally:
+        adapter.close()
 
 
 def test_evaluate_through_a_worker_gives_the_in_process_rows(toyworld_root: Path, tmp_path: Path,

@@ -126,4 +126,4 @@ def test_fields_are_checked_for_shape_dtype_and_finiteness() -> None:
     assert check_fields({**good, "global": np.ones(8, np.int64)}, shapes) == "global has dtype int64, expected floats"
     assert check_fields({**good, "global": np.full(8, np.nan)}, shapes) == "global has non-finite values"
     assert check_fields({**good, "extra": good["global"]}, shapes).startswith("unexpected fields ['extra']")
-    assert check_fields({"global": good["global"], "patches": None}, shapes, frozenset({"patches"}))["patches"] is None
+    assert check_fields({"global": good["global"], "patches": None}, shapes) == "patches missing"

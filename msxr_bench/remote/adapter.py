@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from msxr_bench.adapters.base import REMOTE, AdapterMeta, EncoderAdapter, ImageEmbeddings, PredictedBox
+from msxr_bench.adapters.base import PATCHES, REMOTE, AdapterMeta, EncoderAdapter, ImageEmbeddings, PredictedBox
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.remote.client import RemoteSession, connect
 from msxr_bench.remote.protocol import (
@@ -69,24 +69,25 @@ class RemoteAdapter(EncoderAdapter):
         except ProtocolError as exc:
             raise RemoteWorkerError(f"{self.session.name}: {op}: malformed reply: {exc}") from None
 
-    def _split(self, op: str, checked: list[Any]) -> tuple[list[int], dict[int, str]]:
+    @staticmethod
+    def _split(checked: list[Any]) -> tuple[list[int], dict[int, str]]:
         kept = [i for i, c in enumerate(checked) if not isinstance(c, str)]
         return kept, {i: c for i, c in enumerate(checked) if isinstance(c, str)}
 
     def _embeddings(self, op: str, reply: tuple[dict, list], n: int, device: torch.device) -> ImageEmbeddings:
         d, (h, w) = self.meta.embedding_dim, self.geometry.grid
-        shapes = {"global": (d,), "patches": (h, w, d)}
-        optional = frozenset() if "patches" in self.capabilities else frozenset({"patches"})
-        checked = [check_fields(item, shapes, optional) for item in self._items(op, reply, n)]
-        kept, failures = self._split(op, checked)
+        items = self._items(op, reply, n)
+        if PATCHES in self.capabilities:
+            shapes = {"global": (d,), "patches": (h, w, d)}
+        else:  # a global-only model: patches it may send anyway are not used
+            shapes, items = {"global": (d,)}, [i if isinstance(i, str) else {"global": i.get("global")} for i in items]
+        checked = [check_fields(item, shapes) for item in items]
+        kept, failures = self._split(checked)
         emb = None
         if kept:
             glob = torch.from_numpy(np.stack([checked[i]["global"] for i in kept])).to(device)
-            has_patches = checked[kept[0]]["patches"] is not None
-            if any((checked[i]["patches"] is not None) != has_patches for i in kept):
-                raise RemoteWorkerError(f"{self.session.name}: {op}: patches for some items of a batch only")
             patches = torch.from_numpy(np.stack([checked[i]["patches"] for i in kept])).to(device) \
-                if has_patches else None
+                if PATCHES in self.capabilities else None
             emb = ImageEmbeddings(global_=glob, patches=patches)
         if failures:
             raise RemoteItemError(f"{self.session.name}: {op}", failures, kept, emb)
@@ -109,7 +110,7 @@ class RemoteAdapter(EncoderAdapter):
         reply = self._call("encode_texts", {"texts": texts, "normalize": bool(normalize)})
         checked = [check_fields(item, {"value": (self.meta.embedding_dim,)})
                    for item in self._items("encode_texts", reply, len(texts))]
-        kept, failures = self._split("encode_texts", checked)
+        kept, failures = self._split(checked)
         out = torch.from_numpy(np.stack([checked[i]["value"] for i in kept])) if kept else None
         if failures:
             raise RemoteItemError(f"{self.session.name}: encode_texts", failures, kept, out)
@@ -149,7 +150,7 @@ class RemoteAdapter(EncoderAdapter):
             raise ValueError(f"predict_boxes takes one phrase per image, got {len(phrases)} for {len(crops)}")
         reply = self._call("predict_boxes", {"texts": list(phrases)}, [crops])
         checked = [_boxes(item) for item in self._items("predict_boxes", reply, len(crops))]
-        kept, failures = self._split("predict_boxes", checked)
+        kept, failures = self._split(checked)
         if failures:
             raise RemoteItemError(f"{self.session.name}: predict_boxes", failures, kept, [checked[i] for i in kept])
         return checked

@@ -128,7 +128,7 @@ class RemoteSession:
     def alive(self) -> bool:
         return self.stopped is None and self.worker.proc.poll() is None
 
-    def _read_exact(self, n: int, deadline: float, op: str) -> bytearray:
+    def _read_exact(self, n: int, deadline: float) -> bytearray:
         buf, got = bytearray(n), 0
         view, sock = memoryview(buf), self.worker.sock
         while got < n:
@@ -147,9 +147,9 @@ class RemoteSession:
             got += k
         return buf
 
-    def _fail(self, op: str, why: str, code: int | None = None) -> RemoteWorkerError:
-        """Stop the worker and return the error to raise."""
-        code = self.worker.stop(grace=1.0) if code is None else code
+    def _fail(self, op: str, why: str) -> RemoteWorkerError:
+        """Stop the worker (if it is not gone already) and return the error to raise."""
+        code = self.worker.stop(grace=1.0)
         self.stopped = f"{why} (the worker {_exit_reason(code)})"
         return RemoteWorkerError(f"{self.name}: {op}: {self.stopped}{self.output.last_lines()}")
 
@@ -170,12 +170,12 @@ class RemoteSession:
                 for chunk in encode_frame({**(header or {}), "op": op, "id": rid}, list(arrays)):
                     sock.settimeout(max(deadline - time.monotonic(), 1e-3))
                     sock.sendall(chunk)
-                reply, out = read_frame(lambda n: self._read_exact(n, deadline, op))
+                reply, out = read_frame(lambda n: self._read_exact(n, deadline))
             except TimeoutError:
                 raise self._fail(op, f"no answer within {timeout:g} s") from None
             except (EOFError, ConnectionError):
-                code = self._wait_exit()
-                raise self._fail(op, "the worker went away", code) from None
+                self._wait_exit()  # a crashed worker's exit code, rather than our SIGTERM
+                raise self._fail(op, "the worker went away") from None
             except ProtocolError as exc:
                 raise self._fail(op, f"broke the wire protocol: {exc}") from None
             self.worker.in_sync = True
@@ -189,11 +189,11 @@ class RemoteSession:
                 raise RemoteWorkerError(f"{self.name}: {op}: the model raised {reply.get('error')}\n  {trace}")
             return reply, out
 
-    def _wait_exit(self) -> int | None:
+    def _wait_exit(self) -> None:
         try:
-            return self.worker.proc.wait(2.0)
+            self.worker.proc.wait(2.0)
         except subprocess.TimeoutExpired:
-            return None
+            pass
 
     def close(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Stop the worker (clean shutdown first); idempotent."""

@@ -198,19 +198,15 @@ def float_array(a: np.ndarray | None, shape: tuple[int | None, ...], what: str) 
     return a
 
 
-def check_fields(item: dict | str, shapes: dict[str, tuple[int | None, ...]],
-                 optional: frozenset[str] = frozenset()) -> dict[str, np.ndarray | None] | str:
+def check_fields(item: dict | str, shapes: dict[str, tuple[int | None, ...]]) -> dict[str, np.ndarray] | str:
     """An item's fields checked against `shapes` (name -> shape), or why it is unusable."""
     if isinstance(item, str):
         return item
     unexpected = sorted(set(item) - set(shapes))
     if unexpected:
         return f"unexpected fields {unexpected} (expected {sorted(shapes)})"
-    out: dict[str, np.ndarray | None] = {}
+    out: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
-        if item.get(name) is None and name in optional:
-            out[name] = None
-            continue
         checked = float_array(item.get(name), shape, name)
         if isinstance(checked, str):
             return checked
