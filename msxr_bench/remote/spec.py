@@ -52,9 +52,11 @@ class WorkerSpec:
         return [*runner, str(WORKER_FILE), "--socket", socket_path, "--harness-pid", str(harness_pid)]
 
     def shipped_entry(self) -> str:
-        """The entry as the worker loads it: modules of msxr_bench.remote.workers become their files, so that
-        they run in environments that never installed msxr-bench."""
+        """The entry as the worker loads it: files by absolute path; modules of msxr_bench.remote.workers become
+        their files, so that they run in environments that never installed msxr-bench."""
         module, _, attr = self.entry.rpartition(":")
+        if module.endswith(".py"):  # relative to the harness's folder, wherever the worker starts
+            return f"{Path(module).expanduser().resolve()}:{attr}"
         if module.startswith(WORKERS_PACKAGE + "."):
             path = WORKER_FILE.parent / "workers" / (module[len(WORKERS_PACKAGE) + 1:].replace(".", "/") + ".py")
             if path.is_file():
