@@ -73,3 +73,32 @@ def test_the_remote_run_records_hi_ml_as_the_model(runs: dict[str, Path]) -> Non
     assert record["meta"]["version"] == "hi-ml-multimodal 0.2.2"
     assert record["meta"]["weights_sha256"] == ours["meta"]["weights_sha256"]  # the same image weights file
     assert record["geometry"] == ours["geometry"]
+
+
+def test_biovil_t_and_its_prior_image_path_through_a_worker(tmp_path: Path) -> None:
+    """hi-ml's MultiImageModel behind the worker vs our biovil-t, current image alone and with a prior."""
+    import torch
+
+    from msxr_bench.adapters.biovil import build_biovil_t
+    from msxr_bench.remote.adapter import build_remote
+
+    python = oracle_python()
+    files = write_official_files(tmp_path, "biovil-t", seed=1, text_fmt="bin", **SMALL_TEXT_CONFIG)
+    theirs = build_remote(python=str(python), entry=ENTRY, **{
+        "arg.image_weights": str(files["image_weights"]), "arg.text_model": str(files["text_model"]),
+        "arg.model": "biovil-t", "arg.threads": "2"})
+    try:
+        ours = build_biovil_t(image_weights=str(files["image_weights"]), text_model=str(files["text_model"]),
+                              verify="false").eval()
+        assert theirs.geometry == ours.geometry and "image_pairs" in theirs.capabilities
+        g = torch.Generator().manual_seed(0)
+        current, prior = (torch.randint(0, 256, (2, 448, 448), dtype=torch.uint8, generator=g).float().div(255)
+                          .unsqueeze(1).expand(-1, 3, -1, -1) for _ in range(2))
+        with torch.inference_mode():
+            single = ours.encode_images(current)
+            for a, b in ((theirs.encode_images(current), single),
+                         (theirs.encode_image_pairs(current, prior), ours.encode_image_pairs(current, prior))):
+                assert (a.patches - b.patches).abs().max() <= TOL and (a.global_ - b.global_).abs().max() <= TOL
+            assert (ours.encode_image_pairs(current, prior).patches - single.patches).abs().max() > 100 * TOL
+    finally:
+        theirs.close()
