@@ -102,7 +102,8 @@ def test_the_entrys_own_exception_is_reported_and_the_worker_serves_on() -> None
 @pytest.mark.parametrize("options, match", [
     ({"arg.fail_start": "missing.pt"}, "(?s)handshake: the model raised RuntimeError: cannot load the weights: "
                                        "missing.pt"),
-    ({"arg.describe": json.dumps({"capabilities": ["global", "boxes"]})}, "wrong handshake: .*no predict_boxes"),
+    ({"arg.describe": json.dumps({"capabilities": ["global", "image_pairs"]})},
+     "wrong handshake: .*no encode_image_pairs"),
     ({"entry": "no_such_module_xyz:make"}, "ModuleNotFoundError: No module named 'no_such_module_xyz'"),
     ({"python": "/nonexistent/bin/python"}, "cannot start /nonexistent/bin/python"),
     ({"command": f"{sys.executable} -c pass"}, "exited with code 0 before connecting"),
