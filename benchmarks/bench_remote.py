@@ -32,7 +32,10 @@ from e2e_report import cpu_name  # noqa: E402
 from msxr_bench.adapters.biovil import build_biovil  # noqa: E402
 from msxr_bench.engine import resolve_runtime  # noqa: E402
 from msxr_bench.remote.adapter import build_remote  # noqa: E402
-from msxr_bench.tasks import TASKS, EvalContext, evaluate_task  # noqa: E402
+from msxr_bench.results import write_result  # noqa: E402
+from msxr_bench.tasks.catalog import TASKS  # noqa: E402
+from msxr_bench.tasks.context import RunContext  # noqa: E402
+from msxr_bench.tasks.driver import run_task as run_one  # noqa: E402
 
 CPU = resolve_runtime("cpu")
 MODEL_METHODS = ("encode_images", "encode_texts")  # what ms-cxr calls
@@ -55,11 +58,11 @@ def time_model_calls(adapter) -> dict[str, float]:
 
 
 def run_task(adapter, data_root: Path, out: Path, args) -> tuple[float, dict]:
-    ctx = EvalContext(adapter=adapter, adapter_name="biovil", runtime=CPU, data_root=data_root,
-                      batch_size=args.batch_size, num_workers=args.workers, n_bootstrap=args.bootstrap, seed=0,
-                      progress=False)
+    run = RunContext(adapter=adapter, adapter_name="biovil", runtime=CPU, data_root=data_root,
+                     batch_size=args.batch_size, num_workers=args.workers, n_bootstrap=args.bootstrap, seed=0,
+                     progress=False)
     t0 = time.perf_counter()
-    evaluate_task(TASKS["ms-cxr"], ctx, out)
+    write_result(run_one(TASKS["ms-cxr"].task(), TASKS["ms-cxr"].make_params({}), run), out / "ms-cxr.json")
     wall = time.perf_counter() - t0
     return wall, json.loads((out / "ms-cxr.json").read_text())
 

@@ -21,7 +21,7 @@ LAYERS: dict[str, int] = {
     # models and their adapters
     "models": 2, "adapters": 2,
     # running models: engine, caches, single-image inference, training
-    "engine": 3, "cache": 3, "inference": 3, "training": 3,
+    "engine": 3, "cache": 3, "inference": 3, "training": 3, "remote": 3,
     "tasks": 4,
     "leaderboard": 5, "compare": 5, "learning": 5, "export": 5,
     "preflight": 6, "evaluation": 6,

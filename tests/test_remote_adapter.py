@@ -162,3 +162,20 @@ def test_options_spec_file_config_and_passthrough(tmp_path: Path) -> None:
     spec_file.write_text(json.dumps({"entry": "a:b", "pyhton": "x"}))
     with pytest.raises(AdapterOptionError, match="unknown keys \\['pyhton'\\]"):
         worker_spec({"spec": str(spec_file)})
+
+
+def test_preflight_checks_the_handshake_and_gates_tasks_on_it(toyworld_root: Path) -> None:
+    """The worker starts in preflight (before any compute): a bad entry is a preflight error, and the tasks a
+    global-only worker cannot do are planned as skipped from its handshake; the run reuses that worker."""
+    from msxr_bench.preflight import PreflightError, preflight
+
+    with pytest.raises(PreflightError, match="remote model:"):
+        preflight("remote", ["radnli-zs"], toyworld_root, model_args={"entry": "no_such_module:make"})
+    describe = json.dumps({"capabilities": ["global", "text"]})
+    plan = preflight("remote", ["ms-cxr", "rsna-cls"], toyworld_root,
+                     model_args={"entry": ENTRY, "arg.describe": describe})
+    try:
+        assert plan.session is not None and plan.session.alive
+        assert plan.skipped == {"ms-cxr": "the model lacks patches"}
+    finally:
+        plan.session.close()

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from msxr_bench.adapters.base import EncoderAdapter, ImageEmbeddings
+from msxr_bench.adapters.errors import PartialBatchError
 from msxr_bench.data.types import SkipReport
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.engine import profile
@@ -255,8 +256,14 @@ class ModelImageEmbeddings:
                     batch = batch.pin_memory()  # so that the host-to-device copy is asynchronous
                 pixels = to_model_input(batch, self.adapter.geometry.channels, self.runtime.device)
                 with self.runtime.inference():
-                    embeddings = embeddings_to_float32(self.adapter.encode_images(pixels))
-            if self.view is not None and self.view.embeddings:
+                    try:
+                        got = self.adapter.encode_images(pixels)
+                    except PartialBatchError as exc:  # some items' outputs unusable: those are counted skips
+                        failures = failures + [ImageFailure(items[crops[i]["index"]], "model output unusable", why)
+                                               for i, why in exc.failures.items()]
+                        crops, got = [crops[i] for i in exc.kept], exc.partial
+                    embeddings = embeddings_to_float32(got) if got is not None and crops else None
+            if embeddings is not None and self.view is not None and self.view.embeddings:
                 with profile.stage("embedding write"):
                     self._store(embeddings, [r["sha"] for r in crops], [r["size"] for r in crops])
         return ImageBatch([items[r["index"]] for r in crops], [r["size"] for r in crops], embeddings, failures)

@@ -55,6 +55,12 @@ class RemoteAdapter(EncoderAdapter):
         """The worker's identity of its model when it gives one, else the contract's (meta + geometry)."""
         return self.session.handshake.identity or super().identity()
 
+    def remote_record(self) -> dict:
+        """What a results file records of the worker: its device and precision (the harness's --device and
+        --precision do not reach it) and its environment."""
+        return {"device": self.remote_device, "precision": self.remote_precision,
+                "worker": dict(self.session.handshake.worker)}
+
     def close(self) -> None:
         """Stop the worker (also done at interpreter exit)."""
         self.session.close()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from msxr_bench.adapters.errors import PartialBatchError
 from msxr_bench.remote.worker import MAGIC, METHODS, PROTOCOL_VERSION, ProtocolError, encode_frame, read_frame
 from msxr_bench.results import AdapterMetaRecord
 
@@ -37,17 +38,14 @@ class RemoteHandshakeError(RemoteWorkerError):
     """The worker could not start the entry, or described it wrongly: nothing was computed."""
 
 
-class RemoteItemError(ValueError):
+class RemoteItemError(PartialBatchError):
     """Some items of one request came back unusable (wrong shape or dtype, non-finite, or the entry's own
-    per-item error). `failures` maps the item's index in the request to why; `kept` lists the indices of the
-    usable items, in order, and `partial` holds their results (same type as the method's return value, or None
-    when no item is usable). Count the failures as skipped samples; use `partial` for the rest."""
+    per-item error): the engine counts them as skipped samples and uses `partial` for the rest."""
 
     def __init__(self, where: str, failures: dict[int, str], kept: list[int], partial: Any) -> None:
         first = next(iter(failures.items()))
         super().__init__(f"{where}: {len(failures)} of {len(failures) + len(kept)} items unusable "
-                         f"(item {first[0]}: {first[1]})")
-        self.failures, self.kept, self.partial = failures, kept, partial
+                         f"(item {first[0]}: {first[1]})", failures, kept, partial)
 
 
 @dataclass(frozen=True)
