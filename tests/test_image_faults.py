@@ -45,7 +45,8 @@ def cut(path: Path, keep: int) -> Path:
 
 
 def failures_of(items: list[ImageItem], workers: int = 0) -> dict[str, tuple[str, str]]:
-    provider = ModelImageEmbeddings(RandomCNNAdapter(kind="letterbox_crop").eval(), CPU, batch_size=2, num_workers=workers, progress=None)
+    adapter = RandomCNNAdapter(kind="letterbox_crop").eval()
+    provider = ModelImageEmbeddings(adapter, CPU, batch_size=2, num_workers=workers, progress=None)
     batches = list(provider.batches(items))
     seen = sorted([it.key for b in batches for it in b.items] + [f.item.key for b in batches for f in b.failures])
     assert seen == sorted(it.key for it in items)  # every image exactly once
