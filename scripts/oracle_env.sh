@@ -45,8 +45,15 @@ fi
 
 mkdir -p "$(dirname "$VENV")"
 exec 9>>"$VENV.lock"
-echo "waiting for the oracle venv lock $VENV.lock" >&2
-"$PY" -c 'import fcntl; fcntl.flock(9, fcntl.LOCK_EX)'  # held on fd 9 (shared with this shell) until exit
+# the lock is taken on fd 9, shared with this shell: it is held until the script exits
+"$PY" -c '
+import fcntl, sys
+try:
+    fcntl.flock(9, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    print(f"waiting for {sys.argv[1]}: another run is building the oracle venv", file=sys.stderr)
+    fcntl.flock(9, fcntl.LOCK_EX)
+' "$VENV.lock"
 if up_to_date; then
   echo "oracle venv built by another run meanwhile" >&2
   echo "$VENV"
