@@ -141,7 +141,8 @@ def test_html_columns_sort_when_clicked_in_chromium(submissions: Path, tmp_path:
     assert "Do not edit by hand" in page and "<script src" not in page and "<link" not in page  # self-contained
     scripted = submissions.parent / "clicked.html"
     scripted.write_text(page.replace("</body>", CLICKS))
-    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+    profile = f"--user-data-dir={tmp_path / 'chromium-profile'}"  # not the shared one: concurrent runs
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", profile, "--dump-dom",
                           scripted.as_uri()], capture_output=True, text=True, timeout=60).stdout
     parser = _Tables()
     parser.feed(dom)
