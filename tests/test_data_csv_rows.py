@@ -12,7 +12,7 @@ import pytest
 from msxr_bench.data.mscxr import load_mscxr
 from msxr_bench.data.rsna import load_rsna, rsna_patient_ids
 from msxr_bench.data.types import Box
-from test_data_mscxr import COLUMNS, D1, D2, P1, P2, PHRASE_B, ROWS
+from test_data_mscxr import COLUMNS, D1, D2, P2, PHRASE_B, ROWS
 from test_data_rsna import A, B, C, HEADER
 
 MSCXR_HEADER = ",".join(COLUMNS + ["split"]) + "\n"
