@@ -56,8 +56,19 @@ class RunOptions:
     save_heatmaps: int = 0
     truncate_long_phrases: bool = False
     keep_text: bool = False
+    # DICOM acceptance: modalities accepted beside CR/DX ("any" = every modality), PALETTE COLOR images
+    allow_modalities: tuple[str, ...] = ()
+    allow_palette_color: bool = False
     progress: bool = True
     argv: list[str] | None = None
+
+    def decode_options(self) -> dict[str, Any]:
+        """Keywords of data.images.load_image for this run."""
+        from msxr_bench.data.images import RADIOGRAPH_MODALITIES
+
+        extra = tuple(m.upper() for m in self.allow_modalities)
+        modalities = None if "ANY" in extra else tuple(dict.fromkeys(RADIOGRAPH_MODALITIES + extra))
+        return {"allowed_modalities": modalities, "allow_palette_color": self.allow_palette_color}
 
 
 def save_category_chart(result: TaskResult, metrics: Sequence[str], out_dir: Path) -> Path | None:
@@ -156,7 +167,7 @@ def _context(adapter, name: str, runtime, launch, data_root: Path, model_args: d
                       heatmap_dir=out_dir / "heatmaps" if out_dir else None, argv=argv,
                       rank=launch.rank, world_size=launch.world_size,
                       gather=distributed.gather if launch.distributed else None, cache=cache,
-                      progress=opts.progress and launch.is_main)
+                      progress=opts.progress and launch.is_main, decode_options=opts.decode_options())
 
 
 def _one_task(planned, run, hooks: Hooks, recorder, out_dir: Path | None) -> TaskResult | str | None:

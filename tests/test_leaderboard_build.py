@@ -126,9 +126,9 @@ class _Tables(HTMLParser):
 CLICKS = """<script>
 const click = (id, title) => [...document.querySelectorAll(`#${id} th`)].find(h => h.textContent === title).click();
 const column = (id, k) => [...document.querySelectorAll(`#${id} tbody tr`)].map(r => r.cells[k].dataset.sort);
-click('reported-0', 'CNR (avg.)');
-document.body.dataset.once = JSON.stringify(column('reported-0', 2));
-click('reported-0', 'CNR (avg.)');
+click('reported-2', 'Avg.');
+document.body.dataset.once = JSON.stringify(column('reported-2', 9));
+click('reported-2', 'Avg.');
 click('measured-toyworld', 'RSNA zero-shot AUROC');
 </script></body>"""
 
@@ -148,8 +148,8 @@ def test_html_columns_sort_when_clicked_in_chromium(submissions: Path, tmp_path:
     parser.feed(dom)
     once = json.loads(dom.split('data-once="', 1)[1].split('"', 1)[0].replace("&quot;", '"'))
     values = [float(v) for v in once]
-    assert values == sorted(values, reverse=True) and len(values) == 6  # first click: highest first
-    twice = [float(row[2]) for row in parser.rows["reported-0"]]
+    assert values == sorted(values, reverse=True) and len(values) == 6  # Table 5 (CNR), first click: highest first
+    twice = [float(row[9]) for row in parser.rows["reported-2"]]
     assert twice == sorted(values)  # second click: reversed
     auroc = [row[4] for row in parser.rows["measured-toyworld"]]
     assert auroc[-1] == "" and auroc[0] != ""  # the model without an AUROC sorts last

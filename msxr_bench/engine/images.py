@@ -75,7 +75,7 @@ def image_failure_report(failures: Sequence[ImageFailure], sample_ids_by_image: 
     report = SkipReport(source="images", max_examples=ALL_EXAMPLES)
     for failure in sorted(failures, key=lambda f: f.item.key):
         for sid in sample_ids_by_image.get(failure.item.key, []):
-            report.add(failure.reason, f"{sid} ({failure.item.path}: {failure.detail})")
+            report.add(failure.reason, f"{sid} ({failure.detail})")  # the detail names the file
     return report
 
 
@@ -202,13 +202,15 @@ class ModelImageEmbeddings:
     with `cache`, stored embeddings and crops are served and new ones stored."""
 
     def __init__(self, adapter: EncoderAdapter, runtime: Runtime, batch_size: int | None = None, num_workers: int = 0,
-                 progress: str | None = "images", cache: "EvalCache | None" = None):
+                 progress: str | None = "images", cache: "EvalCache | None" = None,
+                 decode_options: Mapping[str, Any] | None = None):
         batch_size = runtime.default_batch_size if batch_size is None else batch_size
         if batch_size < 1 or num_workers < 0:
             raise ValueError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}")
         self.adapter, self.runtime = adapter, runtime
         self.batch_size, self.num_workers, self.progress = batch_size, num_workers, progress
         self.view = cache.images(adapter, runtime.device, runtime.precision) if cache is not None else None
+        self.decode_options = dict(decode_options or {})  # keywords of data.images.load_image
         self.stats = {"embedding hits": 0, "pixel hits": 0, "decoded": 0, "failed": 0}
 
     def _loader(self, items: list[ImageItem]) -> DataLoader:
@@ -216,7 +218,7 @@ class ModelImageEmbeddings:
         are in flight (prefetch), so host memory does not grow with the number of images."""
         per_worker = max(2, -(-2 * self.batch_size // max(self.num_workers, 1)))
         return DataLoader(
-            ImageDecodeDataset(items, self.adapter.geometry, self.view),
+            ImageDecodeDataset(items, self.adapter.geometry, self.view, self.decode_options),
             batch_size=None, shuffle=False, num_workers=self.num_workers, collate_fn=_as_is,
             worker_init_fn=(_background_worker if self.runtime.device.type == "cpu" else _single_thread_worker)
             if self.num_workers else None,

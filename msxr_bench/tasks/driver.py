@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from msxr_bench.adapters.base import IMAGE_CAPABILITIES
 from msxr_bench.data.types import SkipReport
 from msxr_bench.hashing import sample_ids_sha256
 from msxr_bench.results import (
@@ -99,6 +100,8 @@ def run_task(task: Task, params: TaskParams, run: RunContext) -> TaskResult:
     if not scored.rows:
         raise ValueError(f"{spec.name}: no sample could be scored ({len(samples)} tried); see the skips: "
                          + "; ".join(r.summary() for r in loaded.skips + scored.skips if r.total))
+    if set(spec.requires) & IMAGE_CAPABILITIES:
+        scored.scoring.setdefault("image_decoding", run.image_decoding_record())
     stats = task.metrics(scored.rows, scored.scoring)
     metrics = {name: stat.metric(run.n_bootstrap, run.seed) for name, stat in stats.items()}
     rows = scored.rows
