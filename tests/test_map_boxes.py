@@ -8,7 +8,7 @@ import torch
 from skimage.measure import label, regionprops
 
 from msxr_bench.geometry import axis_map, grid_to_image
-from msxr_bench.geometry.map_boxes import MapBoxRule, map_boxes
+from msxr_bench.geometry.map_boxes import MapBoxRule, map_boxes, top_fraction_boxes
 from msxr_bench.geometry.types import Geometry
 
 BIOVIL = Geometry("resize_crop", 512, 480, (15, 15), 1.5)
@@ -52,4 +52,40 @@ def test_a_blob_gives_its_box_and_a_constant_map_gives_none() -> None:
     boxes = map_boxes(grid, amap, 0.5)
     assert boxes.tolist() == [[40.0, 16.0, 56.0, 32.0, pytest.approx(0.6)]]
     assert map_boxes(torch.full((8, 8), 0.3), amap).shape == (0, 5)
-    assert MapBoxRule(0.5).name == "minmax-components@0.5"
+    assert MapBoxRule("minmax-components", 0.5).name == "minmax-components@0.5"
+    assert top_fraction_boxes(torch.full((8, 8), 0.3), SMALL, (64, 64), 0.1).shape == (0, 5)
+    with pytest.raises(ValueError, match="map box rule"):
+        MapBoxRule("otsu", 0.5)
+
+
+def _bilinear(grid: np.ndarray, out: int) -> np.ndarray:
+    """align_corners=False bilinear resampling written out (source = (i + 0.5) * n / out - 0.5, edges clamped)."""
+    n = grid.shape[0]
+    src = np.clip((np.arange(out) + 0.5) * n / out - 0.5, 0, None)
+    i0 = np.minimum(np.floor(src).astype(int), n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    lam = src - i0
+    rows = grid[i0] * (1 - lam)[:, None] + grid[i1] * lam[:, None]
+    return rows[:, i0] * (1 - lam)[None, :] + rows[:, i1] * lam[None, :]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_top_fraction_equals_an_independent_bilinear_threshold_and_labelling(seed) -> None:
+    from scipy import ndimage
+
+    geometry = Geometry("resize_crop", 64, 64, (8, 8))  # a 64 x 64 image is its own model input
+    grid = torch.rand((8, 8), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    up = _bilinear(grid.numpy(), 64)
+    cut = np.sort(up.ravel())[::-1][int(np.ceil(0.1 * up.size)) - 1]
+    labels, n = ndimage.label(up >= cut, structure=np.ones((3, 3)))
+    want = []
+    for k in range(1, n + 1):
+        ys, xs = np.nonzero(labels == k)
+        want.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, up[ys, xs].mean()])
+    want.sort(key=lambda b: -b[4])
+    got = top_fraction_boxes(grid, geometry, (64, 64), 0.1)
+    assert got.shape[0] == n > 0
+    assert np.allclose(got.numpy(), np.array(want), atol=1e-9)
+    # components live on the model input: another image size moves the boxes, never their number
+    wide = top_fraction_boxes(grid, geometry, (128, 256), 0.1)
+    assert wide.shape[0] == n

@@ -77,4 +77,9 @@ BUILTIN: dict[str, AdapterEntry] = {e.name: e for e in (
             AdapterOption("resize", "input geometry (default: the checkpoint's)", "int"),
             AdapterOption("crop", "input geometry (default: the checkpoint's)", "int"),
         ))),
+    AdapterEntry(
+        "centre-box", "msxr_bench.adapters.centre_box:build_centre_box",
+        "fixed baseline: one box, the central part of the input, for every phrase",
+        ("boxes",),
+        OptionSchema((AdapterOption("fraction", "side of the box as a fraction of the input's side", "float", 0.5),))),
 )}
