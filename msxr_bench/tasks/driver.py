@@ -125,7 +125,7 @@ def run_task(task: Task, params: TaskParams, run: RunContext) -> TaskResult:
         protocol=ProtocolRecord(name=loaded.protocol_name or protocol.name,
                                 description=loaded.protocol_description or protocol.description,
                                 origin=protocol.origin, split=split, definitions=dict(spec.definitions)),
-        dataset=dataset, adapter=adapter_record(run), scoring={"parameters": params.model_dump(mode="json"),
+        dataset=dataset, adapter=adapter_record(run), scoring={"parameters": _parameters(params, loaded),
                                                               **scored.scoring},
         main_score=MainScore(name=spec.main_score, value=metrics[spec.main_score].value), metrics=metrics,
         per_category=task.per_category(scored.rows) or [], row_key=list(spec.row_key),
@@ -133,6 +133,14 @@ def run_task(task: Task, params: TaskParams, run: RunContext) -> TaskResult:
         samples=rows, skipped=skip_records(loaded.skips + scored.skips),
         notes=scored.notes + signed_cnr_notes(scored.rows), provenance=provenance,
     )
+
+
+def _parameters(params: TaskParams, loaded: Loaded) -> dict[str, Any]:
+    """The typed parameters as recorded: a parameterised protocol by its recorded name (never a local path)."""
+    out = params.model_dump(mode="json")
+    if loaded.protocol_name:
+        out["protocol"] = loaded.protocol_name
+    return out
 
 
 def adapter_record(run: RunContext) -> AdapterRecord:
