@@ -1,4 +1,4 @@
-"""`msxr-bench convert-split`: another project's MS-CXR split file -> the plain id CSV of `--protocol split-file:PATH`."""
+"""`msxr-bench convert-split`: another project's MS-CXR split file -> the id CSV of `--protocol split-file:PATH`."""
 
 from __future__ import annotations
 
