@@ -82,4 +82,10 @@ BUILTIN: dict[str, AdapterEntry] = {e.name: e for e in (
         "fixed baseline: one box, the central part of the input, for every phrase",
         ("boxes",),
         OptionSchema((AdapterOption("fraction", "side of the box as a fraction of the input's side", "float", 0.5),))),
+    AdapterEntry(
+        "biovil-boxes", "msxr_bench.adapters.biovil_boxes:build_biovil_boxes",
+        "reference box model: phrase box head on a frozen BioViL (msxr-bench train --model biovil-boxes)",
+        ("global", "patches", "text", "text_encoder", "boxes"),
+        OptionSchema((AdapterOption("checkpoint", "a checkpoint directory of `msxr-bench train --model biovil-boxes`",
+                                    "path"), _GEOMETRY))),
 )}

@@ -39,7 +39,7 @@ SCALES: dict[str, Scale] = {
     ),
     # box grounding at CI size: many MS-CXR pairs (v1.1.0 train for a box head, test to score it), little else
     "boxes": Scale(
-        name="boxes", train_images=24, validate_images=6, test_images=4, mscxr_images=240, mscxr_full_size=1,
+        name="boxes", train_images=24, validate_images=6, test_images=4, mscxr_images=480, mscxr_full_size=1,
         rsna_images=4, rsna_positive_share=0.5, radnli_pairs=10, mednli_pairs=(10, 5, 5),
     ),
 }

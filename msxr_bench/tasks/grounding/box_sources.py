@@ -16,13 +16,16 @@ from msxr_bench.data.types import GroundingSample
 from msxr_bench.engine import ImageItem, shard
 from msxr_bench.engine.boxes import ModelBoxPredictions
 from msxr_bench.engine.images import ImageFailure
-from msxr_bench.geometry import axis_map, effective_placement
+from msxr_bench.geometry import GridScoring, axis_map, effective_placement
 from msxr_bench.geometry.map_boxes import MapBoxRule
 from msxr_bench.tasks.context import RunContext
 from msxr_bench.tasks.grounding.map_scoring import MapRequest, score_map_requests
+from msxr_bench.tasks.grounding.ms_cxr import grid_scoring_for
 from msxr_bench.tasks.spec import TaskSkipped
 
 BOX_SOURCES = ("auto", "model", "heatmap")
+MAP_CNR = ("from the model's own similarity map (as ms-cxr): |mean_in - mean_out| / sqrt(var_in + var_out), signed "
+           "without the absolute value")
 CNR_NOT_APPLICABLE = ("not applicable: the model gives boxes only, and a map made of boxes is constant inside and "
                       "outside them (zero variance: CNR is undefined)")
 
@@ -78,10 +81,9 @@ def model_boxes(samples: Sequence[GroundingSample], run: RunContext) -> Predicte
     return PredictedSet(boxes, {}, failures, dropped, record)
 
 
-def heatmap_boxes(samples: Sequence[GroundingSample], run: RunContext, rule: MapBoxRule) -> PredictedSet:
-    """Boxes from each phrase's similarity map by `rule`, and the map's CNR against the true boxes."""
-    from msxr_bench.tasks.grounding.ms_cxr import grid_scoring_for
-
+def _map_pass(samples: Sequence[GroundingSample], run: RunContext, scoring: GridScoring, on_map: Any = None,
+              on_raw: Any = None) -> tuple[dict[str, tuple[float, float]], list[ImageFailure], dict[str, Any]]:
+    """Every sample's similarity map scored against its true boxes (as ms-cxr); the callbacks see the grids."""
     adapter = run.adapter
     texts = sorted({s.phrase for s in samples})
     policy = run.text_policy(adapter)
@@ -91,10 +93,27 @@ def heatmap_boxes(samples: Sequence[GroundingSample], run: RunContext, rule: Map
     row_of = {t: i for i, t in enumerate(texts)}
     requests = [MapRequest(s.sample_id, ImageItem(s.dicom_id, s.image_path), row_of[s.phrase], s.boxes)
                 for s in samples]
-    scoring = grid_scoring_for(adapter)
+    scores, failures = score_map_requests(requests, lambda: memo.embed(texts), run, adapter, scoring, (0.5,),
+                                          on_map=on_map, on_raw=on_raw)
+    cnr = {sid: (s.cnr, s.signed_cnr) for (sid, role), s in scores.items() if role == "right"}
+    record = {**scoring.record(), "placement_effective": effective_placement(adapter.geometry, scoring.placement),
+              "truncated_texts": policy.record(keep_text=run.keep_text)}
+    return cnr, failures, record
+
+
+def map_cnr(samples: Sequence[GroundingSample], run: RunContext) -> tuple[dict[str, tuple[float, float]], dict]:
+    """CNR and signed CNR of the model's own map, for a box model that also gives maps."""
+    cnr, _, record = _map_pass(samples, run, grid_scoring_for(run.adapter))
+    return cnr, {"cnr": MAP_CNR, "map": record}
+
+
+def heatmap_boxes(samples: Sequence[GroundingSample], run: RunContext, rule: MapBoxRule) -> PredictedSet:
+    """Boxes from each phrase's similarity map by `rule`, and the map's CNR against the true boxes."""
+    adapter = run.adapter
     boxes: dict[str, torch.Tensor] = {}
     raw: dict[str, torch.Tensor] = {}
     amaps: dict[tuple[int, int], Any] = {}
+    scoring = grid_scoring_for(adapter)
 
     def on_raw(request: MapRequest, size: tuple[int, int], grid: torch.Tensor) -> None:
         raw[request.sample_id] = grid
@@ -104,12 +123,7 @@ def heatmap_boxes(samples: Sequence[GroundingSample], run: RunContext, rule: Map
             amaps[size] = axis_map(adapter.geometry, size[0], size[1], scoring.placement)
         boxes[request.sample_id] = rule(raw.pop(request.sample_id), grid, amaps[size], adapter.geometry, size)
 
-    scores, failures = score_map_requests(requests, lambda: memo.embed(texts), run, adapter, scoring, (0.5,),
-                                          on_map=on_map, on_raw=on_raw)
+    cnr, failures, map_record = _map_pass(samples, run, scoring, on_map, on_raw)
     boxes = {sid: b for part in run.gather_all(boxes) for sid, b in part.items()}
-    cnr = {sid: (s.cnr, s.signed_cnr) for (sid, role), s in scores.items() if role == "right"}
-    record = {"kind": "heatmap", "rule": rule.name, "method": rule.describe(), **scoring.record(),
-              "placement_effective": effective_placement(adapter.geometry, scoring.placement),
-              "cnr": "from the same map (as ms-cxr): |mean_in - mean_out| / sqrt(var_in + var_out), signed without "
-                     "the absolute value", "truncated_texts": policy.record(keep_text=run.keep_text)}
+    record = {"kind": "heatmap", "rule": rule.name, "method": rule.describe(), **map_record, "cnr": MAP_CNR}
     return PredictedSet(boxes, cnr, failures, Counter(), record)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from msxr_bench.adapters.base import PATCHES, TEXT
 from msxr_bench.data.types import MS_CXR_CATEGORIES, GroundingSample
 from msxr_bench.geometry.map_boxes import MapBoxRule
 from msxr_bench.metrics.box_ap import AP_IOU_THRESHOLDS
@@ -17,7 +18,7 @@ from msxr_bench.tasks.base import Loaded, RowStatistic, Scored, Task
 from msxr_bench.tasks.context import RunContext
 from msxr_bench.tasks.grounding.box_metrics import box_per_category, box_statistics
 from msxr_bench.tasks.grounding.box_rows import RANKED_BOXES, box_rows
-from msxr_bench.tasks.grounding.box_sources import heatmap_boxes, model_boxes, resolve_source
+from msxr_bench.tasks.grounding.box_sources import heatmap_boxes, map_cnr, model_boxes, resolve_source
 from msxr_bench.tasks.grounding.box_spec import BoxTaskParams
 from msxr_bench.tasks.grounding.map_scoring import image_failure_report
 from msxr_bench.tasks.grounding.protocols import select_mscxr
@@ -39,6 +40,9 @@ class BoxGroundingTask(Task):
         source = resolve_source(params.box_source, run.adapter.capabilities, run.adapter.meta.name)
         if source == "model":
             predicted = model_boxes(samples, run)
+            if {PATCHES, TEXT} <= set(run.adapter.capabilities):  # it also gives maps: CNR applies
+                predicted.cnr, extra = map_cnr(samples, run)
+                predicted.record.update(extra)
         else:
             kind, _, value = params.map_box_rule.partition("@")
             predicted = heatmap_boxes(samples, run, MapBoxRule(kind, float(value)))
