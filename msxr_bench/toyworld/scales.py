@@ -21,6 +21,7 @@ class Scale:
     mscxr_size: int = 512  # side of most MS-CXR images
     lateral_share: float = 0.2  # studies that also get a lateral image
     missing_view_share: float = 0.02  # frontal images whose ViewPosition is missing (NaN)
+    padchest_images: int = 40  # PadChest-GR images (its own stream: writers/padchest_gr.py)
 
 
 SCALES: dict[str, Scale] = {

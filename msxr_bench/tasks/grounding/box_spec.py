@@ -1,5 +1,5 @@
-"""The box-grounding tasks as data: `ms-cxr-boxes` (every MS-CXR protocol) and the parameters and metric
-definitions that `padchest-gr` shares. Torch-free.
+"""The box-grounding tasks as data: `ms-cxr-boxes` (every MS-CXR protocol) and `padchest-gr` (PadChest-GR, phrases
+with 0..n boxes), one set of parameters and metric definitions. Torch-free.
 
 Box metrics are a task of their own rather than an output mode of `ms-cxr`, so that each task keeps one main
 score and one `metrics(rows)`: ms-cxr's main score is the macro CNR, which box-only models cannot have; here
@@ -8,13 +8,14 @@ every model gets box metrics (heatmap models through a named conversion) and CNR
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import field_validator
 
 from msxr_bench.data.types import MS_CXR_CATEGORIES
 from msxr_bench.tasks.grounding.spec import MS_CXR_DATASET, MS_CXR_PROTOCOLS
-from msxr_bench.tasks.spec import TaskParams, TaskSpec
+from msxr_bench.tasks.spec import DatasetSpec, ProtocolSpec, TaskParams, TaskSpec
 
 MAP_BOX_RULES = ("top-fraction", "minmax-components")  # geometry/map_boxes.py
 DEFAULT_MAP_BOX_RULE = "top-fraction@0.1"
@@ -81,5 +82,45 @@ MS_CXR_BOXES = TaskSpec(
     locate="msxr_bench.tasks.grounding.spec:locate_ms_cxr",
     requires_any=(("boxes",), ("patches", "text")),
     row_strings={"sample_id": "id", "dicom_id": "id", "category": MS_CXR_CATEGORIES},
+    chart_metrics=("acc@0.5", "best_box_iou", "union_iou"),
+)
+
+
+PADCHEST_GR_DATASET = DatasetSpec("PadChest-GR", "https://bimcv.cipf.es/bimcv-projects/padchest-gr/ (Castro et al. "
+                                  "2024, arXiv 2411.05085)")
+PADCHEST_SPLIT_ALIASES = {"val": "validation", "valid": "validation", "validate": "validation"}
+PADCHEST_GR_PROTOCOLS = (
+    ProtocolSpec("official", "PadChest-GR's grounded reports, split by its master table (patient level: train / "
+                 "validation / test); every finding sentence a phrase, with or without boxes", "20240819",
+                 ("test", "validation", "train", "all"), "test", "PadChest-GR release (BIMCV)",
+                 PADCHEST_SPLIT_ALIASES),
+)
+PADCHEST_CATEGORIES = MS_CXR_CATEGORIES + ("other", "normal")  # data/padchest_gr.py: labels -> category
+
+
+def locate_padchest_gr(data_root: Path, protocol: ProtocolSpec, split: str) -> list[Path]:
+    from msxr_bench.data.padchest_gr import find_padchest_gr
+
+    files = find_padchest_gr(data_root)
+    return [files.reports, files.master, files.images]
+
+
+PADCHEST_GR = TaskSpec(
+    name="padchest-gr",
+    description="PadChest-GR generalised grounding: phrases with 0..n boxes; groundability precision/recall and box "
+                "localisation on the groundable ones (same metrics as ms-cxr-boxes)",
+    version="1.0.0",
+    type="phrase-grounding-boxes",
+    dataset=PADCHEST_GR_DATASET,
+    protocols=PADCHEST_GR_PROTOCOLS,
+    main_score="acc@0.5_micro",
+    metrics=BOX_METRICS,
+    definitions={**BOX_DEFINITIONS, "category": "the MS-CXR category named by the finding's PadChest label, else "
+                 "'other'; 'normal' for findings marked abnormal: false"},
+    params=BoxTaskParams,
+    implementation="msxr_bench.tasks.grounding.box_task:PadchestGrTask",
+    locate="msxr_bench.tasks.grounding.box_spec:locate_padchest_gr",
+    requires_any=(("boxes",), ("patches", "text")),
+    row_strings={"sample_id": "id", "image_id": "id", "category": PADCHEST_CATEGORIES},
     chart_metrics=("acc@0.5", "best_box_iou", "union_iou"),
 )

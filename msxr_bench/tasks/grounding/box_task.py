@@ -1,6 +1,6 @@
 """Box grounding tasks: per (image, phrase), the model's boxes (its own, or its heatmap's by a named rule) scored
 against the true boxes; metrics in `box_metrics.py`. `ms-cxr-boxes` selects samples by the MS-CXR protocols;
-`padchest-gr` (padchest_task.py) by PadChest-GR's master table, with phrases that have no box.
+`padchest-gr` by PadChest-GR's master table, with phrases that have no box.
 """
 
 from __future__ import annotations
@@ -9,17 +9,18 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from msxr_bench.adapters.base import PATCHES, TEXT
+from msxr_bench.data.padchest_gr import find_padchest_gr, load_padchest_gr
 from msxr_bench.data.types import MS_CXR_CATEGORIES, GroundingSample
 from msxr_bench.geometry.map_boxes import MapBoxRule
 from msxr_bench.metrics.box_ap import AP_IOU_THRESHOLDS
 from msxr_bench.metrics.boxes import OBJECT_THRESHOLDS, POOLED_GRID
 from msxr_bench.results import CategoryRow
-from msxr_bench.tasks.base import Loaded, RowStatistic, Scored, Task
+from msxr_bench.tasks.base import Loaded, RowStatistic, Scored, Task, file_record
 from msxr_bench.tasks.context import RunContext
 from msxr_bench.tasks.grounding.box_metrics import box_per_category, box_statistics
 from msxr_bench.tasks.grounding.box_rows import RANKED_BOXES, box_rows
 from msxr_bench.tasks.grounding.box_sources import heatmap_boxes, map_cnr, model_boxes, resolve_source
-from msxr_bench.tasks.grounding.box_spec import BoxTaskParams
+from msxr_bench.tasks.grounding.box_spec import PADCHEST_CATEGORIES, BoxTaskParams
 from msxr_bench.tasks.grounding.map_scoring import image_failure_report
 from msxr_bench.tasks.grounding.protocols import select_mscxr
 from msxr_bench.tasks.spec import ProtocolSpec
@@ -87,3 +88,18 @@ class BoxGroundingTask(Task):
 class MsCxrBoxTask(BoxGroundingTask):
     def load(self, params: BoxTaskParams, protocol: ProtocolSpec, split: str, data_root: Path) -> Loaded:
         return select_mscxr(data_root, protocol, split)
+
+
+class PadchestGrTask(BoxGroundingTask):
+    categories = PADCHEST_CATEGORIES
+    id_field = "image_id"
+
+    def load(self, params: BoxTaskParams, protocol: ProtocolSpec, split: str, data_root: Path) -> Loaded:
+        files = find_padchest_gr(data_root)
+        samples, skips = load_padchest_gr(files, None if split == "all" else split)
+        version = files.reports.stem.rpartition("_")[2] or protocol.dataset_version
+        record = {"rule": protocol.description, "groundable": sum(1 for s in samples if s.boxes),
+                  "without_boxes": sum(1 for s in samples if not s.boxes)}
+        return Loaded(samples, [s.sample_id for s in samples], version, split,
+                      [file_record("grounded_reports", files.reports), file_record("master_table", files.master)],
+                      [skips], split_scheme="master table", split_record=record)
