@@ -170,7 +170,7 @@ def test_duplicate_entries_are_rejected(submission: Path, tmp_path: Path) -> Non
     other = tmp_path / "elsewhere" / submission.parent.name / submission.name
     shutil.copytree(submission, other)
     found = issues_of(submission.parents[1], other.parents[1])
-    assert sum("duplicate entry: testorg/random-cnn v1" in i for i in found) == 5  # every results file of the run, ms-cxr-boxes included
+    assert sum("duplicate entry: testorg/random-cnn v1" in i for i in found) == 5
 
 
 def test_stray_files_and_links_are_rejected(submission: Path) -> None:
