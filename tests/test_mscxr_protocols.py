@@ -162,3 +162,14 @@ def test_medrpg_converter_refuses_code_and_foreign_pickles(tmp_path: Path) -> No
     torch.save([(1, 2, 3)], tmp_path / "short.pth")
     with pytest.raises(DatasetFormatError, match="entry 0 is not MedRPG's"):
         medrpg_dicom_ids(tmp_path / "short.pth")
+
+
+def test_list_protocols_explains_each_and_its_origin() -> None:
+    from msxr_bench.cli import main
+
+    out = CliRunner().invoke(main, ["list", "--protocols"]).output
+    block = out.split("ms-cxr-boxes protocols")[1].split("protocols (--protocol")[0]
+    for name, origin in (("v0.1-all", "BioViL"), ("v1.1.0-test", "MS-CXR v1.1.0"), ("chex", "ChEX"),
+                         ("mimic-split", "CheXagent"), ("split-file:PATH", "MedRPG")):
+        assert f"    {name}: " in block and origin in block
+    assert "MIMIC validate -> test, then the rest (MIMIC train) -> val" in block

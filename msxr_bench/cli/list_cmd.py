@@ -79,7 +79,8 @@ def _protocols(spec) -> None:
     click.echo(f"  {spec.name} protocols (--protocol {spec.name}=NAME; first = default):")
     for p in spec.protocols:
         ranked = ", leaderboard track" if p.ranked else ""
-        click.echo(f"    {p.name}: {p.description} [release {p.dataset_version}; splits {', '.join(p.splits)}, "
+        name = f"{p.name}:{p.parameter}" if p.parameter else p.name
+        click.echo(f"    {name}: {p.description} [release {p.dataset_version}; splits {', '.join(p.splits)}, "
                    f"default {p.default_split}{ranked}]")
         if p.origin:
             click.echo(f"      origin: {p.origin}")

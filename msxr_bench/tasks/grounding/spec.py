@@ -23,7 +23,8 @@ MS_CXR_PROTOCOLS = (
                  "CheXagent / CheXbench, RadVLM", SPLIT_ALIASES, ranked=True),
     ProtocolSpec("split-file", "release 0.1 pairs listed in a CSV of ids (column sample_id, or dicom_id for every pair "
                  "of an image), e.g. MedRPG's split converted by `msxr-bench convert-split medrpg`; recorded by the "
-                 "sha256 of its ids", "0.1", ("all",), "all", "MedRPG (Chen et al. 2023) and any other list of ids",
+                 "sha256 of its ids", "0.1", ("all",), "all", "MedRPG (Chen et al. 2023): its MS_CXR_test.pth converts to "
+                 "split-file:dicom_id-sha256=18ec2d72eb182d0b (158 images); any other list of ids",
                  parameter="PATH"),
 )
 VERSION_PROTOCOLS = {"0.1": "v0.1-all", "1.1.0": "v1.1.0-test"}  # --ms-cxr-version, kept as an alias
