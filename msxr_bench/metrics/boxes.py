@@ -26,7 +26,7 @@ __all__ = ["ACC_THRESHOLDS", "OBJECT_THRESHOLDS", "POOLED_GRID", "BoxScores", "P
 ACC_THRESHOLDS = (0.3, 0.5, 0.7)
 OBJECT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)  # ChEX's mIoU: pooled IoU averaged over these score thresholds
 POOLED_GRID = 1024
-_CHUNK = 512  # samples per union-area block (memory ~ chunk * boxes * cells^2)
+_CELL_BUDGET = 1 << 22  # box-cell pairs per union-area block (bounds memory for many boxes per sample)
 
 
 @dataclass(frozen=True)
@@ -42,47 +42,69 @@ class PaddedBoxes:
         return self.mask.sum(dim=1)
 
 
-def pad_boxes(per_sample: Sequence[torch.Tensor], device: torch.device | str = "cpu") -> PaddedBoxes:
-    """Per-sample [k, 4] (xyxy) or [k, 5] (xyxy + score; no score = 1) tensors padded into one `PaddedBoxes`."""
-    k = max([len(b) for b in per_sample] + [1])
-    n = len(per_sample)
+def pad_boxes(per_sample: Sequence[torch.Tensor | Sequence[Sequence[float]]],
+              device: torch.device | str = "cpu") -> PaddedBoxes:
+    """Per-sample boxes, each [k, 4] (xyxy) or [k, 5] (xyxy + score; no score = 1), tensors or lists, padded into one
+    `PaddedBoxes` (one tensor built from all of them: no per-sample tensor work)."""
+    flat: list[list[float]] = []
+    counts: list[int] = []
+    for b in per_sample:
+        rows = b.tolist() if isinstance(b, torch.Tensor) else [list(r) for r in b]
+        counts.append(len(rows))
+        flat.extend(r if len(r) == 5 else [*r, 1.0] for r in rows)
+    n = len(counts)
+    k = max(counts + [1])
+    values = torch.tensor(flat, dtype=torch.float64).reshape(-1, 5)
+    count = torch.tensor(counts, dtype=torch.int64)
+    row = torch.repeat_interleave(torch.arange(n), count)
+    col = torch.arange(values.shape[0]) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
     boxes = torch.zeros(n, k, 4, dtype=torch.float64)
     scores = torch.full((n, k), -torch.inf, dtype=torch.float64)
     mask = torch.zeros(n, k, dtype=torch.bool)
-    for i, b in enumerate(per_sample):
-        b = torch.as_tensor(b, dtype=torch.float64).reshape(-1, torch.as_tensor(b).shape[-1] if len(b) else 4)
-        m = b.shape[0]
-        if m:
-            boxes[i, :m] = b[:, :4]
-            scores[i, :m] = b[:, 4] if b.shape[1] > 4 else 1.0
-            mask[i, :m] = True
+    boxes[row, col] = values[:, :4]
+    scores[row, col] = values[:, 4]
+    mask[row, col] = True
     return PaddedBoxes(boxes.to(device), mask.to(device), scores.to(device))
 
 
-def _cover(boxes: torch.Tensor, mask: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor) -> torch.Tensor:
-    """[n, X, Y]: whether each compressed cell (centres cx [n, X], cy [n, Y]) lies inside any valid box."""
+def _box_cover(boxes: torch.Tensor, mask: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor) -> torch.Tensor:
+    """[n, K, X, Y]: whether each compressed cell (centres cx [n, X], cy [n, Y]) lies inside each valid box."""
     inx = (boxes[..., 0, None] <= cx[:, None, :]) & (cx[:, None, :] < boxes[..., 2, None]) & mask[..., None]
     iny = (boxes[..., 1, None] <= cy[:, None, :]) & (cy[:, None, :] < boxes[..., 3, None])
-    return (inx[:, :, :, None] & iny[:, :, None, :]).any(dim=1)
+    return inx[:, :, :, None] & iny[:, :, None, :]
+
+
+def union_parts(a: torch.Tensor, a_masks: Sequence[torch.Tensor], b: torch.Tensor,
+                b_mask: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """For each of `a_masks` (which of a's boxes count): (area of the union of a's boxes, of b's, of the two
+    unions' intersection), each [N], exact. The boxes' edges cut the plane once for all masks."""
+    valid = torch.stack(list(a_masks)).any(0)
+    cells = 2 * (a.shape[1] + b.shape[1]) - 1
+    chunk = max(1, _CELL_BUDGET // max(1, (a.shape[1] + b.shape[1]) * cells * cells))
+    outs: list[list[torch.Tensor]] = [[] for _ in a_masks]
+    for s in range(0, a.shape[0], chunk):
+        aa = torch.where(valid[s:s + chunk, :, None], a[s:s + chunk], 0.0)
+        bm = b_mask[s:s + chunk]
+        bb = torch.where(bm[..., None], b[s:s + chunk], 0.0)
+        xs = torch.cat([aa[..., 0], aa[..., 2], bb[..., 0], bb[..., 2]], dim=1).sort(dim=1).values
+        ys = torch.cat([aa[..., 1], aa[..., 3], bb[..., 1], bb[..., 3]], dim=1).sort(dim=1).values
+        cx, cy = (xs[:, 1:] + xs[:, :-1]) / 2, (ys[:, 1:] + ys[:, :-1]) / 2
+        cell = xs.diff(dim=1)[:, :, None] * ys.diff(dim=1)[:, None, :]
+        cover_a = _box_cover(aa, valid[s:s + chunk], cx, cy)
+        in_b = _box_cover(bb, bm, cx, cy).any(1)
+        area_b = torch.where(in_b, cell, 0.0).sum((1, 2))
+        for out, m in zip(outs, a_masks):
+            in_a = (cover_a & m[s:s + chunk, :, None, None]).any(1)
+            out.append(torch.stack([torch.where(in_a, cell, 0.0).sum((1, 2)), area_b,
+                                    torch.where(in_a & in_b, cell, 0.0).sum((1, 2))]))
+    empty = torch.zeros(3, 0, dtype=a.dtype)
+    return [tuple(torch.cat(out, dim=1) if out else empty) for out in outs]  # type: ignore[misc]
 
 
 def union_areas(a: torch.Tensor, a_mask: torch.Tensor, b: torch.Tensor,
                 b_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(area of the union of a's boxes, of b's, of the two unions' intersection), each [N], exact."""
-    outs = []
-    for s in range(0, a.shape[0], _CHUNK):
-        aa, am, bb, bm = a[s:s + _CHUNK], a_mask[s:s + _CHUNK], b[s:s + _CHUNK], b_mask[s:s + _CHUNK]
-        aa = torch.where(am[..., None], aa, 0.0)
-        bb = torch.where(bm[..., None], bb, 0.0)
-        xs = torch.cat([aa[..., 0], aa[..., 2], bb[..., 0], bb[..., 2]], dim=1).sort(dim=1).values
-        ys = torch.cat([aa[..., 1], aa[..., 3], bb[..., 1], bb[..., 3]], dim=1).sort(dim=1).values
-        cx, cy = (xs[:, 1:] + xs[:, :-1]) / 2, (ys[:, 1:] + ys[:, :-1]) / 2
-        cell = xs.diff(dim=1)[:, :, None] * ys.diff(dim=1)[:, None, :]
-        in_a, in_b = _cover(aa, am, cx, cy), _cover(bb, bm, cx, cy)
-        outs.append(torch.stack([(cell * in_a).sum((1, 2)), (cell * in_b).sum((1, 2)),
-                                 (cell * (in_a & in_b)).sum((1, 2))]))
-    area_a, area_b, inter = torch.cat(outs, dim=1) if outs else torch.zeros(3, 0, dtype=a.dtype)
-    return area_a, area_b, inter
+    return union_parts(a, [a_mask], b, b_mask)[0]
 
 
 def pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -141,10 +163,9 @@ def box_scores(pred: PaddedBoxes, truth: PaddedBoxes, sizes: torch.Tensor,
     best = torch.where(pred.mask.any(1), best, 0.0)
     nan = torch.full_like(best, torch.nan)
     grid_p, grid_t = chex_grid_boxes(pred.boxes, sizes), chex_grid_boxes(truth.boxes, sizes)
+    keeps = [pred.mask] + [pred.mask & (pred.scores > t) for t in object_thresholds]
     inters, unions = [], []
-    for t in (None, *object_thresholds):
-        keep = pred.mask if t is None else pred.mask & (pred.scores > t)
-        a_p, a_t, i = union_areas(grid_p, keep, grid_t, truth.mask)
+    for a_p, a_t, i in union_parts(grid_p, keeps, grid_t, truth.mask):
         inters.append(i)
         unions.append(a_p + a_t - i)
     return BoxScores(truth.count, pred.count, torch.where(has_truth, union_iou, nan), torch.where(has_truth, best, nan),

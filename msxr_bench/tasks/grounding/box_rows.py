@@ -22,8 +22,8 @@ RANKED_BOXES = 10  # boxes per phrase kept for AP (highest scores); the rest are
 POOLED_SUFFIXES = ("",) + tuple(f"@{t:g}" for t in OBJECT_THRESHOLDS)
 
 
-def truth_tensor(sample: GroundingSample) -> torch.Tensor:
-    return torch.tensor([[b.x, b.y, b.x2, b.y2] for b in sample.boxes], dtype=torch.float64).reshape(-1, 4)
+def truth_boxes(sample: GroundingSample) -> list[list[float]]:
+    return [[b.x, b.y, b.x2, b.y2] for b in sample.boxes]
 
 
 def _number(value: float) -> float | None:
@@ -37,24 +37,27 @@ def box_rows(samples: Sequence[GroundingSample], boxes: dict[str, torch.Tensor],
     if not scored:
         return []
     pred = pad_boxes([boxes[s.sample_id] for s in scored])
-    truth = pad_boxes([truth_tensor(s) for s in scored])
+    truth = pad_boxes([truth_boxes(s) for s in scored])
     scores = box_scores(pred, truth, torch.tensor([s.image_size for s in scored]))
     ranked, tp = soft_match(pred, truth)
-    bits = (tp.to(torch.int64) * (2 ** torch.arange(len(AP_IOU_THRESHOLDS)))).sum(-1)
+    bits = (tp.to(torch.int64) * (2 ** torch.arange(len(AP_IOU_THRESHOLDS)))).sum(-1).tolist()
+    ranked_scores = ranked.tolist()
+    n_true, n_pred = scores.n_true.tolist(), scores.n_pred.tolist()
+    union_iou, best = scores.union_iou.tolist(), scores.best_box_iou.tolist()
+    inter, union = scores.pooled_inter.tolist(), scores.pooled_union.tolist()
     rows = []
     for i, s in enumerate(scored):
-        groundable = bool(scores.n_true[i] > 0)
+        groundable = n_true[i] > 0
         row: dict[str, Any] = {"sample_id": s.sample_id, id_field: s.dicom_id, "category": s.category,
-                               "n_true_boxes": int(scores.n_true[i]), "n_boxes": int(scores.n_pred[i]),
-                               "union_iou": _number(float(scores.union_iou[i])),
-                               "best_box_iou": _number(float(scores.best_box_iou[i]))}
+                               "n_true_boxes": int(n_true[i]), "n_boxes": int(n_pred[i]),
+                               "union_iou": _number(union_iou[i]), "best_box_iou": _number(best[i])}
         for j, suffix in enumerate(POOLED_SUFFIXES):
-            row[f"pooled_inter{suffix}"] = float(scores.pooled_inter[i, j]) if groundable else None
-            row[f"pooled_union{suffix}"] = float(scores.pooled_union[i, j]) if groundable else None
+            row[f"pooled_inter{suffix}"] = inter[i][j] if groundable else None
+            row[f"pooled_union{suffix}"] = union[i][j] if groundable else None
         for k in range(RANKED_BOXES):
-            present = k < ranked.shape[1] and math.isfinite(float(ranked[i, k]))
-            row[f"box{k + 1}_score"] = float(ranked[i, k]) if present else None
-            row[f"box{k + 1}_tp"] = int(bits[i, k]) if present else None
+            present = k < len(ranked_scores[i]) and math.isfinite(ranked_scores[i][k])
+            row[f"box{k + 1}_score"] = ranked_scores[i][k] if present else None
+            row[f"box{k + 1}_tp"] = int(bits[i][k]) if present else None
         c = (cnr or {}).get(s.sample_id)
         row["cnr"] = _number(c[0]) if c else None
         row["signed_cnr"] = _number(c[1]) if c else None
