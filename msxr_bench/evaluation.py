@@ -131,7 +131,11 @@ def _adapter(model: Any, plan: Plan) -> "EncoderAdapter":
     from msxr_bench.adapters.base import check_adapter
     from msxr_bench.adapters.registry import build_adapter
 
-    return build_adapter(model, **plan.model_options) if isinstance(model, str) else check_adapter(model, "given")
+    if not isinstance(model, str):
+        return check_adapter(model, "given")
+    if plan.session is not None:  # the remote worker preflight started (handshake checked): reuse it
+        return build_adapter(model, session=plan.session)
+    return build_adapter(model, **plan.model_options)
 
 
 def _context(adapter, name: str, runtime, launch, data_root: Path, model_args: dict, opts: RunOptions,

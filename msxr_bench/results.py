@@ -110,6 +110,8 @@ class AdapterRecord(_Strict):
     meta: AdapterMetaRecord
     geometry: dict[str, JsonValue] | None = Field(description="input geometry; null for text-only adapters")
     max_text_tokens: int | None = None
+    remote: dict[str, JsonValue] | None = Field(default=None, description="a remote model's worker: its device, "
+                                                "precision and environment (python, numpy)")
 
 
 class ProtocolRecord(_Strict):

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 import msxr_bench
@@ -72,7 +71,7 @@ def test_skips_are_summarised_and_can_fail_ci(toyworld_root: Path, tmp_path: Pat
             "--output", str(tmp_path / "out"), "--num-workers", "0", "--bootstrap", "0"]
     ran = CliRunner().invoke(main, base)
     assert ran.exit_code == 0, ran.output
-    assert f"skipped 1" in ran.output and images[0].stem in ran.output  # count, reason and the first ids
+    assert "skipped 1" in ran.output and images[0].stem in ran.output  # count, reason and the first ids
     assert CliRunner().invoke(main, [*base, "--max-skipped", "1"]).exit_code == 0
     strict = CliRunner().invoke(main, [*base, "--strict"])
     assert strict.exit_code == 1 and "too many skipped samples (--max-skipped 0): rsna-cls 1" in strict.output

@@ -136,3 +136,24 @@ def test_models_without_boxes_or_maps_are_skipped(toyworld_root: Path, test_adap
         run_named("ms-cxr-boxes", {}, adapter=build_adapter("test-global-only"), data_root=toyworld_root)
     with pytest.raises(TaskSkipped, match="box_source=heatmap needs"):
         run_named("ms-cxr-boxes", {"box_source": "heatmap"}, adapter=CentreBoxAdapter(), data_root=toyworld_root)
+
+
+def test_unusable_outputs_of_some_pairs_are_counted_skips_not_empty_boxes(toyworld_root: Path) -> None:
+    from msxr_bench.adapters.errors import PartialBatchError
+
+    class Flaky(CentreBoxAdapter):
+        def predict_boxes(self, images: torch.Tensor, phrases: list[str]) -> list[list[PredictedBox]]:
+            boxes = super().predict_boxes(images, phrases)
+            bad = {i: "worker said: no" for i, p in enumerate(phrases) if len(p) % 3 == 0}
+            if bad:
+                kept = [i for i in range(len(phrases)) if i not in bad]
+                raise PartialBatchError("some pairs failed", bad, kept, [boxes[i] for i in kept])
+            return boxes
+
+    samples = load_mscxr(find_mscxr_annotations(toyworld_root, "0.1"), toyworld_root)[0]
+    failing = {s.sample_id for s in samples if len(s.phrase) % 3 == 0}
+    result = run_named("ms-cxr-boxes", {}, adapter=Flaky(), data_root=toyworld_root, n_bootstrap=0)
+    assert failing and {r["sample_id"] for r in result.samples} == {s.sample_id for s in samples} - failing
+    skipped = next(s for s in result.skipped if s.source == "model outputs")
+    assert skipped.counts == {"model output unusable": len(failing)}
+    assert result.metrics["no_box_rate"].value == 0.0  # a failed pair is not an abstention

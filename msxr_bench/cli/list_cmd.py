@@ -68,7 +68,8 @@ def _model(name: str) -> None:
 def _task(name: str) -> None:
     spec = TASKS[name]
     click.echo(f"{name} v{spec.version}: {spec.description}")
-    click.echo(f"  main score: {spec.main_score}; needs: {', '.join(spec.requires) or 'nothing'}")
+    needs = ", ".join(spec.requires) or " or ".join("+".join(o) for o in spec.requires_any) or "nothing"
+    click.echo(f"  main score: {spec.main_score}; needs: {needs}")
     click.echo(f"  parameters (--task-arg {name}.KEY=VALUE):")
     for field, info in spec.params.model_fields.items():
         click.echo(f"    {field}: {_type(info.annotation)} = {info.default!r}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msxr_bench.data.images import ImageDecodeError, image_size
-from msxr_bench.data.tables import dataset_dirs, first_existing, read_table, records
+from msxr_bench.data.tables import dataset_dirs, first_existing, read_table
 from msxr_bench.data.types import MS_CXR_CATEGORIES, Box, DatasetFormatError, GroundingSample, SkipReport
 
 SPLITS = ("train", "validation", "test")
@@ -63,11 +63,12 @@ def _splits(master: Path, skips: SkipReport) -> dict[str, tuple[str, str]]:
     has_patient = "PatientID" in table.columns
     out: dict[str, tuple[str, str]] = {}
     bad: set[str] = set()
-    for r in records(table, ("ImageID", "split") + (("PatientID",) if has_patient else ())):
-        image, split = r["ImageID"].strip(), r["split"].strip().lower()
+    patients = table["PatientID"].tolist() if has_patient else [""] * len(table)
+    for image, split, patient in zip(table["ImageID"].tolist(), table["split"].tolist(), patients):
+        image, split = image.strip(), split.strip().lower()
         if image in out and out[image][0] != split:
             bad.add(image)
-        out.setdefault(image, (split, r.get("PatientID", "").strip()))
+        out.setdefault(image, (split, patient.strip()))
     for image in sorted(bad):
         skips.add("image with two splits in the master table", image)
         out.pop(image)

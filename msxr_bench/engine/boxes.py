@@ -3,8 +3,9 @@
 the adapter's geometry (`geometry/boxes.py`). Per-image failures and dropped boxes are counted, never raised.
 
 A box that is not finite, has no area, or lies wholly outside the image once mapped back is dropped and counted
-("invalid box"); the rest are clipped to the image. An adapter that returns a wrong number of box lists breaks
-its contract (AdapterContractError).
+("invalid box"); the rest are clipped to the image. A pair whose output the adapter reports unusable
+(`PartialBatchError`, e.g. a remote worker's per-item error) gets no boxes at all and is listed in `unusable` (the
+task skips it, it is not "no box"). An adapter that returns a wrong number of box lists breaks its contract.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Iterator, Sequence
 import torch
 
 from msxr_bench.adapters.base import AdapterContractError, EncoderAdapter, PredictedBox
+from msxr_bench.adapters.errors import PartialBatchError
 from msxr_bench.engine import profile
 from msxr_bench.engine.images import ImageFailure, ImageItem, ModelImageEmbeddings
 from msxr_bench.engine.pixels import to_model_input
@@ -36,6 +38,7 @@ class BoxBatch:
     boxes: dict[str, list[torch.Tensor]]
     failures: list[ImageFailure] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
+    unusable: list[tuple[str, int, str]] = field(default_factory=list)  # (item key, phrase index, why): no boxes
 
 
 def predicted_to_original(boxes: Sequence[PredictedBox], adapter: EncoderAdapter, size: tuple[int, int],
@@ -83,7 +86,12 @@ class ModelBoxPredictions(ModelImageEmbeddings):
             index = torch.tensor([b for b, _ in chunk], device=pixels.device)
             texts = [self.phrases[batch.items[b].key][p] for b, p in chunk]
             with profile.stage("forward"), self.runtime.inference():
-                predicted = self.adapter.predict_boxes(pixels[index], texts)
+                try:
+                    predicted = self.adapter.predict_boxes(pixels[index], texts)
+                except PartialBatchError as exc:  # some pairs' outputs unusable: counted, the rest go on
+                    for i, why in exc.failures.items():
+                        batch.unusable.append((batch.items[chunk[i][0]].key, chunk[i][1], why))
+                    chunk, predicted = [chunk[i] for i in exc.kept], exc.partial or []
             if not isinstance(predicted, (list, tuple)) or len(predicted) != len(chunk):
                 got = len(predicted) if isinstance(predicted, (list, tuple)) else type(predicted).__name__
                 raise AdapterContractError(f"{self.adapter.meta.name}.predict_boxes returned {got} box lists for "

@@ -19,7 +19,7 @@ from msxr_bench.leaderboard.checks import (
     Issue, check_board, check_metrics, check_rows, check_task, check_text, load_result, pydantic_issues,
 )
 from msxr_bench.leaderboard.safe_json import UnsafeJSONError, read_json
-from msxr_bench.leaderboard.submission import ModelCard, names_mimic_cxr
+from msxr_bench.leaderboard.submission import ModelCard, environment_problems, names_mimic_cxr
 from msxr_bench.results import TaskResult
 from msxr_bench.run_manifest import MANIFEST_NAME, check_run_folder
 
@@ -107,8 +107,12 @@ def validate_submission(folder: Path) -> Report:
     tracks: set[str] = set()
     results_files = [p for p in sorted(folder.iterdir()) if p.suffix == ".json" and p.stem in BOARD and p.is_file()]
     report.issues += [Issue(folder / MANIFEST_NAME, "", why) for why in _run_problems(folder, results_files)]
+    environment = _environment_files(card)
+    if card is not None and card.environment is not None:
+        report.issues += [Issue(folder / MODEL_FILE, "environment", why)
+                          for why in environment_problems(card.environment, folder)]
     for path in sorted(folder.iterdir()):
-        if path.name in (MODEL_FILE, MANIFEST_NAME):
+        if path.name in (MODEL_FILE, MANIFEST_NAME) or path.name in environment:
             continue
         if path.suffix.lower() in IMAGE_SUFFIXES:
             report.issues.append(Issue(path, "", "image file in a submission: heatmaps and pictures show credentialed "
@@ -141,6 +145,18 @@ def validate_submission(folder: Path) -> Report:
     if card is not None and report.n_files == 1:
         report.issues.append(Issue(folder, "", "no results file beside model.json"))
     return report
+
+
+def _environment_files(card: ModelCard | None) -> set[str]:
+    """Files a remote model's card names inside its folder (lock file, entry file): data, never imported here."""
+    env = card.environment if card is not None else None
+    if env is None:
+        return set()
+    names = {env.lock_file}
+    module = env.entry.partition(":")[0]
+    if module.endswith(".py"):
+        names.add(module)
+    return {n for n in names if "/" not in n}
 
 
 def _run_problems(folder: Path, files: list[Path]) -> list[str]:

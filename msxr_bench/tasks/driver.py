@@ -150,4 +150,5 @@ def adapter_record(run: RunContext) -> AdapterRecord:
     return AdapterRecord(name=run.adapter_name, identity=adapter.identity(), options=dict(run.adapter_options),
                          capabilities=sorted(adapter.capabilities), meta=AdapterMetaRecord(**adapter.meta.model_dump()),
                          geometry=geometry.to_dict() if geometry is not None else None,
-                         max_text_tokens=getattr(adapter, "max_text_tokens", None))
+                         max_text_tokens=getattr(adapter, "max_text_tokens", None),
+                         remote=adapter.remote_record() if hasattr(adapter, "remote_record") else None)

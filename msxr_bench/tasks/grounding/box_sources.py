@@ -12,10 +12,10 @@ from typing import Any, Sequence
 import torch
 
 from msxr_bench.adapters.base import BOXES, PATCHES, TEXT
-from msxr_bench.data.types import GroundingSample
+from msxr_bench.data.types import GroundingSample, SkipReport
 from msxr_bench.engine import ImageItem, shard
 from msxr_bench.engine.boxes import ModelBoxPredictions
-from msxr_bench.engine.images import ImageFailure
+from msxr_bench.engine.images import ALL_EXAMPLES, ImageFailure
 from msxr_bench.geometry import GridScoring, axis_map, effective_placement
 from msxr_bench.geometry.map_boxes import MapBoxRule
 from msxr_bench.tasks.context import RunContext
@@ -37,6 +37,7 @@ class PredictedSet:
     failures: list[ImageFailure] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
     record: dict[str, Any] = field(default_factory=dict)
+    skips: SkipReport | None = None  # pairs whose output the model reported unusable (not scored)
 
 
 def resolve_source(requested: str, capabilities: frozenset[str] | set[str], adapter_name: str) -> str:
@@ -68,17 +69,24 @@ def model_boxes(samples: Sequence[GroundingSample], run: RunContext) -> Predicte
     per_image: dict[str, list[torch.Tensor]] = {}
     failures: list[ImageFailure] = []
     dropped: Counter = Counter()
+    unusable: list[tuple[str, int, str]] = []
     for batch in provider.batches(shard(list(items.values()), run.rank, run.world_size)):
         failures.extend(batch.failures)
         dropped.update(batch.dropped)
         per_image.update(batch.boxes)
+        unusable.extend(batch.unusable)
     per_image, failures = run.gather_results(per_image, failures)
     dropped = sum((Counter(part) for part in run.gather_all(dict(dropped))), Counter())
-    boxes = {sid: per_image[key][k] for sid, (key, k) in where.items() if key in per_image}
+    bad = {(key, k): why for part in run.gather_all(unusable) for key, k, why in part}
+    boxes = {sid: per_image[key][k] for sid, (key, k) in where.items() if key in per_image and (key, k) not in bad}
+    skips = SkipReport(source="model outputs", max_examples=ALL_EXAMPLES)
+    for sid, (key, k) in where.items():
+        if (key, k) in bad:
+            skips.add("model output unusable", f"{sid}: {bad[(key, k)]}")
     record = {"kind": "model", "method": "adapter.predict_boxes on the model input, boxes mapped back to original "
               "pixels through the adapter's geometry and clipped to the image",
               "cnr": CNR_NOT_APPLICABLE, "truncated_texts": policy.record(keep_text=run.keep_text)}
-    return PredictedSet(boxes, {}, failures, dropped, record)
+    return PredictedSet(boxes, {}, failures, dropped, record, skips)
 
 
 def _map_pass(samples: Sequence[GroundingSample], run: RunContext, scoring: GridScoring, on_map: Any = None,

@@ -64,7 +64,8 @@ class BoxGroundingTask(Task):
                   f"seed {run.seed}",
             "split": loaded.split_record,
         }
-        return Scored(rows, record, [image_failure_report(predicted.failures, by_image)], self._notes(rows))
+        skips = [image_failure_report(predicted.failures, by_image)] + ([predicted.skips] if predicted.skips else [])
+        return Scored(rows, record, skips, self._notes(rows))
 
     @staticmethod
     def _notes(rows: Sequence[Mapping[str, Any]]) -> list[str]:

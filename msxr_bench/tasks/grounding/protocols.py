@@ -22,7 +22,7 @@ from pathlib import Path
 
 from msxr_bench.data.mimic import FRONTAL_VIEWS
 from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
-from msxr_bench.data.tables import files_parent, first_existing, read_table, records
+from msxr_bench.data.tables import files_parent, first_existing, read_table
 from msxr_bench.data.types import DatasetFormatError, GroundingSample, SkipReport
 from msxr_bench.hashing import sample_ids_sha256
 from msxr_bench.tasks.base import Loaded, file_record
@@ -65,17 +65,15 @@ def select_mscxr(data_root: Path, protocol: ProtocolSpec, split: str) -> Loaded:
     if protocol.rule == "split-file":
         return _split_file(data_root, protocol, split, annotations, every, skips)
     split_csv = mimic_table(data_root, "split")
-    part_of = {r["dicom_id"].strip(): r["split"].strip().lower()
-               for r in records(read_table(split_csv, ("dicom_id", "split"), "MIMIC-CXR split file"),
-                                ("dicom_id", "split"))}
+    table = read_table(split_csv, ("dicom_id", "split"), "MIMIC-CXR split file")
+    part_of = {d.strip(): v.strip().lower() for d, v in zip(table["dicom_id"].tolist(), table["split"].tolist())}
     files = [file_record("annotations", annotations), file_record("mimic_split", split_csv)]
     rule_skips = SkipReport(source=f"{protocol.rule} split rule")
     views = None
     if protocol.rule == "chex":
         metadata = mimic_table(data_root, "metadata")
-        views = {r["dicom_id"].strip(): r["ViewPosition"].strip()
-                 for r in records(read_table(metadata, ("dicom_id", "ViewPosition"), "MIMIC-CXR metadata"),
-                                  ("dicom_id", "ViewPosition"))}
+        meta = read_table(metadata, ("dicom_id", "ViewPosition"), "MIMIC-CXR metadata")
+        views = {d.strip(): v.strip() for d, v in zip(meta["dicom_id"].tolist(), meta["ViewPosition"].tolist())}
         files.append(file_record("mimic_metadata", metadata))
     mapping = CHEX_PART if protocol.rule == "chex" else MIMIC_PART
     part_of_sample: dict[str, str] = {}
