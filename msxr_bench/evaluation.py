@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from msxr_bench.preflight import Plan, preflight
-from msxr_bench.results import TaskResult, write_result
+from msxr_bench.results import TaskResult, result_stem, write_result
 
 if TYPE_CHECKING:
     from msxr_bench.adapters.base import EncoderAdapter
@@ -196,7 +196,8 @@ def _one_task(planned, run, hooks: Hooks, recorder, out_dir: Path | None) -> Tas
         return message
     path = None
     if out_dir is not None:
-        path = write_result(result, out_dir / f"{task}.json")
+        stem = result_stem(task, result.protocol.name, planned.spec.default_protocol.name)
+        path = write_result(result, out_dir / f"{stem}.json")
         save_category_chart(result, planned.spec.chart_metrics, out_dir)
         if recorder:
             recorder.set(task, "completed", result=result, path=path)

@@ -150,7 +150,7 @@ def preflight(model: Any, tasks: Sequence[str], data_root: str | Path, model_arg
     skipped = {}
     if caps:
         for p in planned:
-            missing = [c for c in p.spec.requires if c not in caps]
-            if missing:
-                skipped[p.spec.name] = f"the model lacks {', '.join(missing)}"
+            why = p.spec.lacking(caps)
+            if why:
+                skipped[p.spec.name] = f"the model {why}"
     return Plan(planned, options, out, skipped, session)

@@ -213,6 +213,14 @@ class TaskResult(_Strict):
 
 
 # ---- reading, writing, schema ---------------------------------------------------------------------
+def result_stem(task: str, protocol: str, default_protocol: str) -> str:
+    """Name of a result (its file stem, its leaderboard setting): the task, plus "@<protocol>" when the protocol is
+    not the task's default (characters other than letters, digits, '.', '-', '_' and '=' become '-')."""
+    if protocol == default_protocol:
+        return task
+    return f"{task}@" + "".join(c if c.isalnum() or c in ".-_=" else "-" for c in protocol)
+
+
 def write_atomic(path: Path, text: str) -> Path:
     """Write `text` to `path` through a temporary file in the same folder and a rename: a reader sees the old
     file or the new one, never half of one (an interrupted run leaves no truncated JSON)."""

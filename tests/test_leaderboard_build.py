@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from leaderboard_helpers import make_submission, oracle_runs, weighed_run
 from msxr_bench.cli.leaderboard_cmd import leaderboard_group
-from msxr_bench.leaderboard.board import BOARD
+from msxr_bench.leaderboard.board import MAIN
 from msxr_bench.leaderboard.render_md import BEGIN, END
 from msxr_bench.published.values import published
 from msxr_bench.leaderboard.tables import mean_ranks
@@ -52,10 +52,10 @@ def test_markdown_tables_fill_the_readme_block(submissions: Path) -> None:
     assert (f"{cnr['value']:.3f}<br><sub>[{cnr['ci']['low']:.3f}, {cnr['ci']['high']:.3f}] signed {signed:.3f}</sub>"
             in toy)  # the absolute CNR never stands alone
     lines = [ln for ln in toy.splitlines() if ln.startswith("| 1 ") or ln.startswith("| 2 ")]
-    assert "oracle (tests) ⚠" in lines[0] and f"1.00<br><sub>1 of {len(BOARD)} tasks" in lines[0]  # MIMIC marker
+    assert "oracle (tests) ⚠" in lines[0] and f"1.00<br><sub>1 of {len(MAIN)} tasks" in lines[0]  # MIMIC marker
     # the CNN: 2nd on ms-cxr, alone (1st) on the 3 other tasks it can run (no text encoder to fine-tune for radnli)
     assert "test-random-cnn (tests)](submissions/testorg__random-cnn/v1)" in lines[1]
-    assert f"{(2 + 1 + 1 + 1) / 4:.2f}<br><sub>4 of {len(BOARD)} tasks" in lines[1]
+    assert f"{(2 + 1 + 1 + 1) / 4:.2f}<br><sub>4 of {len(MAIN)} tasks" in lines[1]
     assert "No validated submissions on this data yet." in md.split("### Measured — real data")[1].split("###")[0]
     assert "### MS-CXR CNR per category — toy world" in md
 

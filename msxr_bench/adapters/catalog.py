@@ -96,4 +96,15 @@ BUILTIN: dict[str, AdapterEntry] = {e.name: e for e in (
         "remote", "msxr_bench.remote.adapter:build_remote",
         "a model in its own Python environment, served by a worker (docs/remote-adapters.md)",
         ("remote",), REMOTE_OPTIONS),  # what it can do comes from the worker's handshake
+    AdapterEntry(
+        "centre-box", "msxr_bench.adapters.centre_box:build_centre_box",
+        "fixed baseline: one box, the central part of the input, for every phrase",
+        ("boxes",),
+        OptionSchema((AdapterOption("fraction", "side of the box as a fraction of the input's side", "float", 0.5),))),
+    AdapterEntry(
+        "biovil-boxes", "msxr_bench.adapters.biovil_boxes:build_biovil_boxes",
+        "reference box model: phrase box head on a frozen BioViL (msxr-bench train --model biovil-boxes)",
+        ("global", "patches", "text", "text_encoder", "boxes"),
+        OptionSchema((AdapterOption("checkpoint", "a checkpoint directory of `msxr-bench train --model biovil-boxes`",
+                                    "path"), _GEOMETRY))),
 )}

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "compare": "msxr_bench.cli.compare_cmd:compare_cmd",
     "export": "msxr_bench.cli.export_cmd:export_group",
     "reproduce": "msxr_bench.cli.reproduce_cmd:reproduce_cmd",
+    "convert-split": "msxr_bench.cli.convert_split_cmd:convert_split_cmd",
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from msxr_bench.data.types import MS_CXR_CATEGORIES
-from msxr_bench.leaderboard.board import BOARD, TRACK_LABELS
+from msxr_bench.leaderboard.board import BOARD, MAIN, TRACK_LABELS, setting_key
 from msxr_bench.published.values import PublishedValue, category_name, printed_average_checks, published
 from msxr_bench.leaderboard.validate import Entry
 
@@ -64,19 +64,21 @@ def _model_cell(entry: Entry) -> Cell:
 
 def measured_tables(entries: list[Entry]) -> list[Table]:
     tables = []
-    tasks = list(BOARD)
+    tasks = list(MAIN)
     for track, label in TRACK_LABELS.items():
         mine = [e for e in entries if e.track == track]
         by_model: dict[tuple[str, str], dict[str, Entry]] = {}
         for e in mine:
             key = (e.card.model, e.card.revision) if e.card else (e.result.adapter.identity, "")
-            by_model.setdefault(key, {})[e.result.task.name] = e
+            by_model.setdefault(key, {})[setting_key(e.result.task.name, e.result.protocol.name)] = e
         scores = {f"{m}@{r}": {t: got[t].result.main_score.value if t in got else None for t in tasks}
                   for (m, r), got in by_model.items()}
         ranks = mean_ranks(scores, tasks)
         rows = []
         for (m, r), got in by_model.items():
-            first = next(iter(got.values()))
+            if not any(t in got for t in tasks):
+                continue  # protocol tracks only: shown in their protocol's table
+            first = next(got[t] for t in tasks if t in got)
             mean, count = ranks[f"{m}@{r}"]
             row = [Cell(""), _model_cell(first), Cell(r or "—", r)]
             for t in tasks:
@@ -118,6 +120,9 @@ def measured_tables(entries: list[Entry]) -> list[Table]:
                 intro="Mean CNR of each category's phrases; the macro mean over categories is the main score.",
                 columns=["Model"] + list(MS_CXR_CATEGORIES) + ["Macro"], rows=cat_rows,
                 empty="No ms-cxr results on this data yet."))
+        from msxr_bench.leaderboard.protocol_tables import protocol_tables  # it builds on this module's cells
+
+        tables += protocol_tables(mine, track, label)
     return tables
 
 

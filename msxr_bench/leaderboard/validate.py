@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from msxr_bench.leaderboard.board import BOARD, Track
+from msxr_bench.leaderboard.board import BOARD, Track, setting_key
 from msxr_bench.leaderboard.checks import (
     Issue, check_board, check_metrics, check_rows, check_task, check_text, load_result, pydantic_issues,
 )
@@ -120,15 +120,16 @@ def validate_submission(folder: Path) -> Report:
             continue
         if path.is_symlink() or not path.is_file() or path.suffix != ".json" or path.stem not in BOARD:
             report.issues.append(Issue(path, "", "unexpected entry: a submission folder holds model.json and "
-                                                 f"results files named <task>.json ({', '.join(BOARD)})"))
+                                                 f"results files named <task>[@<protocol>].json ({', '.join(BOARD)})"))
             continue
         report.n_files += 1
         entry, issues = validate_result_file(path)
         report.issues += issues
         if entry is None:
             continue
-        if entry.result.task.name != path.stem:
-            report.issues.append(Issue(path, "task.name", f"{entry.result.task.name!r} in a file named {path.name}"))
+        key = setting_key(entry.result.task.name, entry.result.protocol.name)
+        if key != path.stem:
+            report.issues.append(Issue(path, "task.name", f"{key!r} (task and protocol) in a file named {path.name}"))
             continue
         if card is None:
             continue
@@ -229,10 +230,11 @@ def validate_paths(paths: list[Path]) -> Report:
     for e in report.entries:
         if e.card is None:
             continue
-        key = (e.card.model.lower(), e.card.revision.lower(), e.result.task.name)
+        name = setting_key(e.result.task.name, e.result.protocol.name)
+        key = (e.card.model.lower(), e.card.revision.lower(), name)
         if key in seen:
             report.issues.append(Issue(e.path, "", f"duplicate entry: {e.card.model} {e.card.revision} "
-                                                   f"{e.result.task.name} is also in {seen[key]}"))
+                                                   f"{name} is also in {seen[key]}"))
         else:
             seen[key] = e.path
     return report

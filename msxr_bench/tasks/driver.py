@@ -30,10 +30,10 @@ class DatasetTextError(ValueError):
 
 def capability_gate(spec: TaskSpec, adapter: Any) -> None:
     """TaskSkipped naming what is missing when the adapter lacks a capability the task requires."""
-    missing = [c for c in spec.requires if c not in adapter.capabilities]
-    if missing:
-        raise TaskSkipped(f"{adapter.meta.name} lacks {', '.join(missing)} ({spec.name} needs "
-                          f"{', '.join(spec.requires)})")
+    why = spec.lacking(adapter.capabilities)
+    if why:
+        needs = ", ".join(spec.requires) or " or ".join("+".join(o) for o in spec.requires_any)
+        raise TaskSkipped(f"{adapter.meta.name} {why} ({spec.name} needs {needs})")
 
 
 def apply_limit(samples: list, limit: int | None, what: str) -> list:
@@ -125,9 +125,10 @@ def run_task(task: Task, params: TaskParams, run: RunContext) -> TaskResult:
         schema_version=SCHEMA_VERSION,
         task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, description=spec.description,
                       main_score=spec.main_score),
-        protocol=ProtocolRecord(name=protocol.name, description=protocol.description, origin=protocol.origin,
-                                split=split, definitions=dict(spec.definitions)),
-        dataset=dataset, adapter=adapter_record(run), scoring={"parameters": params.model_dump(mode="json"),
+        protocol=ProtocolRecord(name=loaded.protocol_name or protocol.name,
+                                description=loaded.protocol_description or protocol.description,
+                                origin=protocol.origin, split=split, definitions=dict(spec.definitions)),
+        dataset=dataset, adapter=adapter_record(run), scoring={"parameters": _parameters(params, loaded),
                                                               **scored.scoring},
         main_score=MainScore(name=spec.main_score, value=metrics[spec.main_score].value), metrics=metrics,
         per_category=task.per_category(scored.rows) or [], row_key=list(spec.row_key),
@@ -135,6 +136,14 @@ def run_task(task: Task, params: TaskParams, run: RunContext) -> TaskResult:
         samples=rows, skipped=skip_records(loaded.skips + scored.skips),
         notes=scored.notes + signed_cnr_notes(scored.rows), provenance=provenance,
     )
+
+
+def _parameters(params: TaskParams, loaded: Loaded) -> dict[str, Any]:
+    """The typed parameters as recorded: a parameterised protocol by its recorded name (never a local path)."""
+    out = params.model_dump(mode="json")
+    if loaded.protocol_name:
+        out["protocol"] = loaded.protocol_name
+    return out
 
 
 def adapter_record(run: RunContext) -> AdapterRecord:

@@ -21,6 +21,7 @@ class Scale:
     mscxr_size: int = 512  # side of most MS-CXR images
     lateral_share: float = 0.2  # studies that also get a lateral image
     missing_view_share: float = 0.02  # frontal images whose ViewPosition is missing (NaN)
+    padchest_images: int = 40  # PadChest-GR images (its own stream: writers/padchest_gr.py)
 
 
 SCALES: dict[str, Scale] = {
@@ -36,6 +37,11 @@ SCALES: dict[str, Scale] = {
     "full": Scale(
         name="full", train_images=20000, validate_images=500, test_images=200, mscxr_images=1047, mscxr_full_size=8,
         rsna_images=4000, rsna_positive_share=0.25, radnli_pairs=480, mednli_pairs=(11232, 1395, 1422),
+    ),
+    # box grounding at CI size: many MS-CXR pairs (v1.1.0 train for a box head, test to score it), little else
+    "boxes": Scale(
+        name="boxes", train_images=24, validate_images=6, test_images=4, mscxr_images=480, mscxr_full_size=1,
+        rsna_images=4, rsna_positive_share=0.5, radnli_pairs=10, mednli_pairs=(10, 5, 5),
     ),
 }
 
