@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 
@@ -65,8 +65,10 @@ class ModelBoxPredictions(ModelImageEmbeddings):
     inference mode; `phrases[item key]` lists the phrases asked of each image."""
 
     def __init__(self, adapter: EncoderAdapter, runtime: Runtime, phrases: dict[str, list[str]],
-                 batch_size: int | None = None, num_workers: int = 0, progress: str | None = "images") -> None:
-        super().__init__(adapter, runtime, batch_size, num_workers, progress, cache=None)
+                 batch_size: int | None = None, num_workers: int = 0, progress: str | None = "images",
+                 decode_options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(adapter, runtime, batch_size, num_workers, progress, cache=None,
+                         decode_options=decode_options)
         self.phrases = phrases
 
     def batches(self, items: Sequence[ImageItem]) -> Iterator[BoxBatch]:  # type: ignore[override]

@@ -65,7 +65,8 @@ def model_boxes(samples: Sequence[GroundingSample], run: RunContext) -> Predicte
         where[s.sample_id] = (s.dicom_id, len(texts))
         texts.append(policy.apply(s.phrase))
     provider = ModelBoxPredictions(adapter, run.runtime, phrases, run.batch_size, run.num_workers,
-                                   progress="images" if run.progress else None)
+                                   progress="images" if run.progress else None,
+                                   decode_options=run.decode_options)
     per_image: dict[str, list[torch.Tensor]] = {}
     failures: list[ImageFailure] = []
     dropped: Counter = Counter()
