@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 SCHEMA_VERSION = "2.0.0"
 SCHEMA_VERSIONS = ("1.0.0", "2.0.0")  # files of both validate; v1 files lack protocol and row_key
@@ -52,7 +52,13 @@ class Metric(_Strict):
 class CategoryRow(_Strict):
     category: str
     n: int
-    metrics: dict[str, float | None]
+    metrics: dict[str, float | None] = Field(description="null where the category has nothing to score")
+
+    @field_validator("metrics")
+    @classmethod
+    def _nan_is_null(cls, metrics: dict[str, float | None]) -> dict[str, float | None]:
+        """NaN (nothing to score) is stored as null: a table read back equals the one computed."""
+        return {k: None if v is None or math.isnan(v) else v for k, v in metrics.items()}
 
 
 class MainScore(_Strict):

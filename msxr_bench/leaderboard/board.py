@@ -97,9 +97,14 @@ _MS_CXR_PROTOCOL_TRACKS = tuple(
         ("ms-cxr-boxes", "MS-CXR boxes Acc@0.5", {}, None))
     if (task, protocol) != ("ms-cxr", None)  # ms-cxr on v0.1-all is the main table's column
 )
-# tasks without a leaderboard setting yet, and why
-UNRANKED = {"padchest-gr": "no canonical toy sample set until the committed fixture holds the toy PadChest-GR "
-                           "(toyworld/writers/padchest_gr.py); add a BoardSetting once it does"}
+# PadChest-GR's official test part (the real size needs the release's master table); box metrics, every model kind
+_PADCHEST_GR_TRACK = BoardSetting(
+    task="padchest-gr", title="PadChest-GR Acc@0.5", dataset_version="20240819", split="test", split_scheme=None,
+    canonical={"real": SampleSet(None, None),
+               "toyworld": SampleSet(25, "07df9597cf3ab921d1b64786db0c15b7ec6db16d497c797c4610f8e66320501c")},
+    main=False)
+# tasks without a leaderboard setting, and why
+UNRANKED: dict[str, str] = {}
 
 
 def setting_key(task: str, protocol: str) -> str:
@@ -157,7 +162,7 @@ BOARD: dict[str, BoardSetting] = {
             split_scheme=None, canonical=_RADNLI_TEST,
             scoring={"seeds": _RADNLI_SEEDS, "hyperparameters": NLIFinetuneConfig().to_dict()},
         ),
-    ) + _MS_CXR_PROTOCOL_TRACKS
+    ) + _MS_CXR_PROTOCOL_TRACKS + (_PADCHEST_GR_TRACK,)
 }
 
 
