@@ -99,7 +99,8 @@ _MS_CXR_PROTOCOL_TRACKS = tuple(
 )
 # PadChest-GR's official test part (the real size needs the release's master table); box metrics, every model kind
 _PADCHEST_GR_TRACK = BoardSetting(
-    task="padchest-gr", title="PadChest-GR Acc@0.5", dataset_version="20240819", split="test", split_scheme=None,
+    task="padchest-gr", title="PadChest-GR Acc@0.5", dataset_version="20240819", split="test",
+    split_scheme="master table",
     canonical={"real": SampleSet(None, None),
                "toyworld": SampleSet(25, "07df9597cf3ab921d1b64786db0c15b7ec6db16d497c797c4610f8e66320501c")},
     main=False)
