@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from transformers import BertTokenizer
 
 from msxr_bench.adapters.base import (
-    GLOBAL, IMAGE_PAIRS, PATCHES, TEXT, TEXT_ENCODER, AdapterMeta, EncoderAdapter, ImageEmbeddings,
+    FEATURES, GLOBAL, IMAGE_PAIRS, MLM, PATCHES, TEXT, TEXT_ENCODER, AdapterMeta, EncoderAdapter, ImageEmbeddings,
 )
 from msxr_bench.adapters.biovil_checkpoint import IMAGE_WEIGHTS_NAME, TEXT_SUBDIR, read_checkpoint_config
 from msxr_bench.adapters.biovil_weights import (
@@ -43,7 +43,7 @@ DEFAULT_RESIZE = 512
 class BioViLAdapter(EncoderAdapter):
     """Image: projected patches (per patch) -> global = L2(mean); text: [CLS] projection -> L2."""
 
-    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER})
+    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER, FEATURES, MLM})
 
     def __init__(self, image_model: BioViLImageModel, text_model: CXRBertModel, tokenizer: BertTokenizer,
                  meta: AdapterMeta, geometry: Geometry, placement: str = "official") -> None:
@@ -75,6 +75,12 @@ class BioViLAdapter(EncoderAdapter):
         global_ = F.normalize(projected.mean(dim=(2, 3)), dim=-1)
         patches = F.normalize(projected, dim=1).permute(0, 2, 3, 1)
         return ImageEmbeddings(global_=global_, patches=patches)
+
+    def encode_image_features(self, images: torch.Tensor) -> ImageEmbeddings:
+        """The trunk's map before the projector (2048-d for ResNet-50), unnormalised; global = its mean."""
+        self._check_images(images)
+        features = self.image_model.patch_features(images)
+        return ImageEmbeddings(global_=features.mean(dim=(2, 3)), patches=features.permute(0, 2, 3, 1))
 
     # ---- texts ----------------------------------------------------------------------------------
     def prepare_prompts(self, texts: list[str]) -> list[str]:
@@ -117,11 +123,15 @@ class BioViLAdapter(EncoderAdapter):
         """(BertModel without pooler, tokenizer): the [CLS] state of its last layer is what CXR-BERT projects."""
         return self.text_model.bert, self.tokenizer
 
+    def masked_lm(self):
+        """CXR-BERT with its MLM head (a transformers `BertForMaskedLM`), and the tokenizer."""
+        return self.text_model, self.tokenizer
+
 
 class BioViLTAdapter(BioViLAdapter):
     """BioViL-T: the single-image path by default (as hi-ml's inference); `encode_image_pairs` for priors."""
 
-    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER, IMAGE_PAIRS})
+    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER, FEATURES, MLM, IMAGE_PAIRS})
 
     def encode_image_pairs(self, current: torch.Tensor, previous: torch.Tensor) -> ImageEmbeddings:
         """Embeddings of `current` with its prior study (temporal ViT pooler; needs a 14x14 grid, crop 448)."""

@@ -46,11 +46,11 @@ BUILTIN: dict[str, AdapterEntry] = {e.name: e for e in (
     AdapterEntry(
         "biovil", "msxr_bench.adapters.biovil:build_biovil",
         "BioViL (ResNet-50 + CXR-BERT), Boecking et al. ECCV 2022",
-        ("global", "patches", "text", "text_encoder"), _biovil_options(480)),
+        ("global", "patches", "text", "text_encoder", "features", "mlm"), _biovil_options(480)),
     AdapterEntry(
         "biovil-t", "msxr_bench.adapters.biovil:build_biovil_t",
         "BioViL-T, current-image path, Bannur et al. CVPR 2023",
-        ("global", "patches", "text", "text_encoder"), _biovil_options(448)),
+        ("global", "patches", "text", "text_encoder", "features", "mlm"), _biovil_options(448)),
     AdapterEntry(
         "gloria", "msxr_bench.adapters.gloria:build_gloria",
         "GLoRIA (ResNet-50 + ClinicalBERT, local+global), Huang et al. ICCV 2021",

@@ -39,7 +39,8 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     mimic_truth = write_mimic(out / "mimic-cxr-jpg", out / "mimic-cxr-reports", studies, workers)
     mscxr_counts = write_mscxr(out / "ms-cxr", studies, mimic_truth)
     rsna_plans = plan_rsna(seed, spec, rsna_boxes)
-    rsna_truth = write_rsna(out / "rsna-pneumonia", rsna_plans, seed, tiny=scale == "tiny", workers=workers)
+    rsna_truth = write_rsna(out / "rsna-pneumonia", rsna_plans, seed, tiny=scale == "tiny", workers=workers,
+                            size=spec.rsna_size, image_format=spec.rsna_format)
     nli_counts = write_nli(out, seed, spec)
     splits = [s.split for s in studies]
     counts = {
