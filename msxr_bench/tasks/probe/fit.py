@@ -52,7 +52,7 @@ def balanced_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     return torch.where(counts > 0, labels.numel() / (n_classes * counts.clamp(min=1)), torch.zeros_like(counts)).float()
 
 
-def _adamw_step(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, lr: torch.Tensor, t: int,
+def adamw_step(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, lr: torch.Tensor, t: int,
                 decay: torch.Tensor | None) -> None:
     """torch.optim.AdamW's update of `p` [G, ...] in place (lr and `decay` = 1 - lr * wd per grid point)."""
     b1, b2 = BETAS
@@ -110,8 +110,8 @@ def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, init_weight: torch.Tensor
     target = y.float() if n_classes == 2 else y
     for t in range(1, epochs + 1):
         grad_w, grad_b = _gradients(x, xt, target, scale, w, b)
-        _adamw_step(w, grad_w, state[0], state[1], lr, t, decay)
-        _adamw_step(b, grad_b, state[2], state[3], lr, t, None)
+        adamw_step(w, grad_w, state[0], state[1], lr, t, decay)
+        adamw_step(b, grad_b, state[2], state[3], lr, t, None)
     return ProbeFit(w.transpose(1, 2).contiguous(), b, grid, _loss(xt, y, sample_w, w, b))
 
 

@@ -85,7 +85,7 @@ class RsnaSegProbeParams(ProbeParams):
     epochs: int = 10
     batch_images: int = 64  # images per optimisation step (grid features are streamed from disk)
     images: Literal["positives", "with_negatives"] = "positives"
-    map_scale: Literal["probability", "minmax"] = "probability"
+    map_scale: Literal["probability", "minmax"] = "minmax"
     threshold: float = 0.6
 
     @model_validator(mode="after")
@@ -107,7 +107,9 @@ CLS_DEFINITIONS = {
 }
 SEG_DEFINITIONS = {
     "map": "per cell of the patch grid, the positive-class probability of the probe (softmax over the two classes), "
-           "smoothed as the adapter's geometry says, min-max rescaled only with map_scale=minmax, nearest-upsampled",
+           "smoothed as the adapter's geometry says, min-max rescaled to [0, 1] over the pixels it covers as rsna-seg "
+           "does (map_scale=minmax, the default; map_scale=probability thresholds the probability itself), "
+           "nearest-upsampled",
     "dice[f]": "Dice of (map > threshold) vs the union of the boxes, mean over test positives, then over seeds",
     "iou[f]": "IoU of the same mask, mean over test positives and seeds",
     "cnr[f]": "|mean_in - mean_out| / sqrt(var_in + var_out) on the map (absolute: flatters maps pointing away)",
