@@ -145,6 +145,9 @@ def _build(name: str, options: dict) -> BioViLAdapter:
     options = BUILTIN[name].options.parse(options, name)
     multi = name == "biovil-t"
     placement = options["geometry"]
+    if name == "biovil-l" and not options["checkpoint"]:
+        raise ValueError("biovil-l has no released weights: pass --model-arg checkpoint=DIR (a run of "
+                         "`msxr-bench train --model biovil-l`)")
     if options["checkpoint"]:
         if options["image_weights"] or options["text_model"]:
             raise ValueError("--model-arg checkpoint excludes image_weights and text_model")
@@ -187,7 +190,8 @@ def _build_from_checkpoint(name: str, options: dict, placement: str) -> BioViLAd
         name=name, version=ADAPTER_VERSION, description=config.description or f"{name} trained with msxr-bench",
         weights_source=f"checkpoint {directory} (text {text_weights.name} sha256 {text_files.weights.sha256})",
         weights_sha256=image_file.sha256, embedding_dim=config.image.joint_feature_size,
-        training_data=config.training_data, licence="unknown", map_rescale="none")
+        training_data=config.training_data, licence="unknown",
+        map_rescale="minmax" if name == "biovil-l" else "none")  # paper A.4: BioViL-L maps min-max scaled
     resize, crop = options["resize"] or config.resize, options["crop"] or config.crop
     return _assemble(name, image_model, text_model, load_tokenizer(text_dir), meta, resize, crop,
                      config.smoothing_sigma, placement)
@@ -210,6 +214,11 @@ def _assemble(name: str, image_model: BioViLImageModel, text_model: CXRBertModel
 def build_biovil(**options: str) -> BioViLAdapter:
     """BioViL (Boecking et al., ECCV 2022) with the released weights or local files in their formats."""
     return _build("biovil", options)
+
+
+def build_biovil_l(**options: str) -> BioViLAdapter:
+    """BioViL-L (BioViL + GLoRIA's local loss) trained with this toolkit: `checkpoint=DIR`."""
+    return _build("biovil-l", options)
 
 
 def build_biovil_t(**options: str) -> BioViLTAdapter:

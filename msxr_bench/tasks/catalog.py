@@ -7,6 +7,7 @@ from msxr_bench.tasks.probe.spec import RSNA_CLS_PROBE, RSNA_SEG_PROBE
 from msxr_bench.tasks.radnli.spec import RADNLI, RADNLI_ZS
 from msxr_bench.tasks.rsna.spec import RSNA_CLS, RSNA_SEG
 from msxr_bench.tasks.spec import TaskSpec
+from msxr_bench.tasks.text.spec import TEXT_INTRINSICS
 
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (MS_CXR, RSNA_CLS, RSNA_SEG, RADNLI_ZS, RADNLI,
-                                                        RSNA_CLS_PROBE, RSNA_SEG_PROBE)}
+                                                        RSNA_CLS_PROBE, RSNA_SEG_PROBE, TEXT_INTRINSICS)}

@@ -19,11 +19,13 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from msxr_bench.geometry.types import Geometry
-from msxr_bench.training.augment import Augmentation
+from msxr_bench.data.types import ImageReportPair, SkipReport
+from msxr_bench.training.augment import Augmentation, augment_batch, centre_view
 from msxr_bench.training.data import TextPolicy
 from msxr_bench.training.vocab import build_vocab, load_tokenizer, write_tokenizer
 
 ConfigName = Literal["tiny", "paper"]
+TokenizerOrNone = PreTrainedTokenizerBase | None
 CONFIGS = ("tiny", "paper")
 
 
@@ -63,22 +65,28 @@ class Recipe(ABC):
     """One model's training recipe for a config ("tiny" or "paper")."""
 
     name: str
+    uses_images: bool = True  # False: text-only pretraining (no image is decoded)
+    tiny_inits: tuple[str, ...] = ()  # "text_model" / "image_init": starting points the tiny config accepts too
 
     def __init__(self, config: ConfigName, text_model: str | None = None, image_init: str | None = None) -> None:
         if config not in CONFIGS:
             raise ValueError(f"config must be one of {CONFIGS}, got {config!r}")
         self.config, self.text_model, self.image_init = config, text_model, image_init
-        if config == "tiny" and (text_model or image_init):
-            raise ValueError("--text-model / --image-init initialise the paper config; "
-                             "the tiny config trains from scratch")
+        refused = [flag for flag, value, name in (("--text-model", text_model, "text_model"),
+                                                  ("--image-init", image_init, "image_init"))
+                   if value and name not in self.tiny_inits]
+        if config == "tiny" and refused:
+            raise ValueError(f"{' / '.join(refused)} initialise the paper config of {self.name}; "
+                             "its tiny config trains from scratch")
         self.settings = self.make_settings()
 
     @abstractmethod
     def make_settings(self) -> RecipeSettings: ...
 
     def make_tokenizer(self, corpus: list[str], directory: Path) -> PreTrainedTokenizerBase:
-        """Tiny: a WordPiece vocabulary of the training corpus, saved in `directory`. Paper: the pretrained one."""
-        if self.config == "tiny":
+        """Tiny: a WordPiece vocabulary of the training corpus, saved in `directory` (unless --text-model gives a
+        pretrained text model: then its own). Paper: the pretrained one."""
+        if self.config == "tiny" and not self.text_model:
             return write_tokenizer(build_vocab(corpus), directory)
         return self.pretrained_tokenizer(directory)
 
@@ -97,6 +105,19 @@ class Recipe(ABC):
     @abstractmethod
     def export(self, module: nn.Module, tokenizer: PreTrainedTokenizerBase, directory: Path,
                training_data: tuple[str, ...], description: str) -> Path: ...
+
+    # ---- hooks with defaults (image-text recipes need none of them) -------------------------------------
+    def select_pairs(self, pairs: list[ImageReportPair]) -> tuple[list[ImageReportPair], SkipReport]:
+        """The pairs this recipe trains on (default: all), and what it left out."""
+        return pairs, SkipReport(source=f"{self.name} pair selection")
+
+    def augment(self, images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Training views of a batch of canvases (uint8 [B, R, R]): {"images": [B, 3, crop, crop]} by default."""
+        return {"images": augment_batch(images, self.settings.crop, self.settings.augmentation, generator)}
+
+    def validation_view(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The deterministic views of validation (default: the centre crop)."""
+        return {"images": centre_view(images, self.settings.crop)}
 
     def describe(self) -> dict:
         return {"model": self.name, "config": self.config, "text_model": self.text_model,
