@@ -112,6 +112,15 @@ BOARD: dict[str, BoardSetting] = {
 }
 
 
+# tasks the board does not rank, and why (every other task has a BoardSetting; tests check the two add up)
+UNRANKED: dict[str, str] = {
+    "rsna-cls-probe": "a probe trains on labels with a fitting grid and seeds of its own: not a zero-shot number "
+                      "of the model alone; compare probe runs with `msxr-bench compare`",
+    "rsna-seg-probe": "as rsna-cls-probe",
+    "text-intrinsics": "its real sample set (MIMIC-CXR validate reports) has no published id hash yet",
+}
+
+
 def parse_version(text: str) -> tuple[int, ...] | None:
     """(major, minor, patch) of a 'X.Y.Z[suffix]' version string, None when it is not one."""
     parts = text.strip().split(".")

@@ -45,7 +45,7 @@ SCALES: dict[str, Scale] = {
     "probe": Scale(
         name="probe", train_images=150, validate_images=12, test_images=6, mscxr_images=40, mscxr_full_size=2,
         rsna_images=1000, rsna_positive_share=0.3, radnli_pairs=60, mednli_pairs=(300, 60, 60),
-        missing_view_share=0.03, lateral_share=0.15, rsna_size=256, rsna_format="jpg", rsna_opacity_amp=(0.05, 0.12),
+        missing_view_share=0.03, lateral_share=0.15, rsna_size=256, rsna_format="jpg", rsna_opacity_amp=(0.02, 0.07),
     ),
 }
 

@@ -153,6 +153,9 @@ class RsnaSegProbeTask(Task):
     def _record(self, params, loaded, scoring, runs, store, placement, run, seconds) -> dict:
         return {
             **scoring.record(), "probe": params.probe, "probe_definition": PROBE_KINDS[params.probe],
+            "positive_prompts": list(params.positive_prompts), "negative_prompts": list(params.negative_prompts),
+            "init": "uniform +-1/sqrt(D), seeded (nn.Linear's default)" if params.probe == "classic" else
+                    "1x1 conv = [t_negative, t_positive] (L2-normalised prompt-list embeddings), bias 0",
             "features": "pre-projection patch grid (encode_image_features(...).patches), standardised with the mean "
                         "and sd over every valid training cell" if params.probe == "classic" else
                         "projected, L2-normalised patch embeddings (encode_images(...).patches), as zero-shot",

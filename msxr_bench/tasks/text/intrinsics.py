@@ -19,6 +19,7 @@ import torch
 from transformers.models.bert.tokenization_bert import BasicTokenizer
 
 from msxr_bench.data.mimic import SPLIT_ALIASES, find_mimic_roots, load_mimic_pairs
+from msxr_bench.data.reports import conclusion
 from msxr_bench.data.types import SkipReport
 from msxr_bench.tasks.base import Loaded, RowError, RowStatistic, Scored, Task, file_record, number_column
 from msxr_bench.tasks.context import RunContext
@@ -86,19 +87,21 @@ class TextIntrinsicsTask(Task):
         pairs, skips = load_mimic_pairs(jpg, reports_root, SPLIT_ALIASES.get(split, split), frontal_only=False,
                                         section=None, check_images=False)
         own = SkipReport(source="reports")
-        samples, seen = [], set()
+        samples, seen, fallback = [], set(), 0
         for pair in pairs:
             if pair.study_id in seen:
                 continue
             seen.add(pair.study_id)
             text = " ".join(pair.sections[s].strip() for s in params.sections if (pair.sections.get(s) or "").strip())
+            if not report_words(text):  # neither section: the report's official conclusion (last paragraph ...)
+                text, fallback = conclusion(pair.sections).strip(), fallback + 1
             if not report_words(text):
-                own.add(f"report without {' / '.join(params.sections)}", f"s{pair.study_id}")
+                own.add("report without text", f"s{pair.study_id}")
                 continue
             samples.append(Report(pair.study_id, text, (pair.sections.get("findings") or "").strip() or None))
         split_table = next(p for p in jpg.glob("mimic-cxr-2.0.0-split.csv*"))
         return Loaded(samples, [f"s{r.study_id}" for r in samples], protocol.dataset_version, split,
-                      [file_record("split", split_table)], [skips, own])
+                      [file_record("split", split_table)], [skips, own], context={"conclusion_fallback": fallback})
 
     def score(self, samples: Sequence[Report], loaded: Loaded, params: TextIntrinsicsParams,
               run: RunContext) -> Scored:
@@ -126,7 +129,11 @@ class TextIntrinsicsTask(Task):
                          "n_tokens_findings": len(tokenizer.tokenize(findings)) if findings else None,
                          "n_truncated_pieces": e[2]})
         scoring = {
-            "sections": list(params.sections), "masking": params.masking, "mask_probability": params.mask_probability,
+            "sections": list(params.sections),
+            "conclusion_fallback": f"{loaded.context['conclusion_fallback']} report(s) without any of the sections: "
+                                   "their official conclusion (impression > findings > last paragraph > comparison) "
+                                   "is masked instead",
+            "masking": params.masking, "mask_probability": params.mask_probability,
             "mask_seed": params.mask_seed, "mask_rng": "numpy default_rng([mask_seed, crc32(study id)]) per report",
             "replacement": "every chosen piece becomes [MASK] (no random / kept tokens at evaluation)",
             "max_tokens": max_len, "words": "transformers BasicTokenizer (punctuation split, case kept)",

@@ -25,7 +25,8 @@ class TextIntrinsicsParams(TaskParams):
     mask_probability: float = 0.15
     masking: Literal["whole_word", "token"] = "whole_word"
     mask_seed: int = 0
-    sections: tuple[str, ...] = ("findings", "impression")  # the text that is masked, joined in this order
+    # the text that is masked, joined in this order (a report with none of them: its official conclusion)
+    sections: tuple[str, ...] = ("findings", "impression")
     batch_size: int = 32
 
     @field_validator("mask_probability")
