@@ -77,7 +77,7 @@ def test_the_text_model_baseline_trains_global_alignment_only(tmp_path: Path, on
         _train(tmp_path / "again", "biovil-baseline", 1, 4)
 
 
-def test_simclr_lowers_nt_xent_and_exports_an_image_encoder(tmp_path: Path, one_torch_thread) -> None:
+def test_simclr_trains_with_nt_xent_and_exports_an_image_encoder(tmp_path: Path, one_torch_thread) -> None:
     # Under Table E.1's views NT-Xent needs ~50 steps of 64 images before it moves (the fixture's 600-step run: 4.85
     # -> 3.66, benchmarks/paper_systems.py); that SimCLR learns is tested on the committed fixture (its classic probe
     # beats its initialisation, tests/test_probe_tasks.py). Here: the loop runs it and exports an image encoder.

@@ -81,6 +81,7 @@ def test_delta_auroc_ci_is_the_paired_bootstrap(swept) -> None:
         metric = result.metrics[f"delta_auroc[{name}]"]
         assert metric.value == pytest.approx(roc_auc_score(labels, a[:, 1]) - roc_auc_score(labels, b[:, 1]))
         assert (metric.ci.low, metric.ci.high) == pytest.approx((got.low, got.high), abs=1e-12)
+        assert result.metrics[f"abs_delta_auroc[{name}]"].value == pytest.approx(abs(metric.value), abs=1e-15)
         recorded = result.scoring["prompt_sweep"]["paired_bootstrap"][name]
         assert recorded["reference"] == ref and recorded["p_value_worse"] == pytest.approx(got.p_value_worse)
     assert "delta_auroc[suggesting_vs_no_evidence]" not in result.metrics  # no reference: no change reported

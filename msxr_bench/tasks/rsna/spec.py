@@ -76,6 +76,8 @@ RSNA_CLS = TaskSpec(
         "[pair]": "with prompt_sweep: the same score with the prompts of that pair (auroc[pair], f1@f1max[pair])",
         "delta_auroc[pair]": "AUROC of the pair minus AUROC of its reference pair on the same images; the CI is the "
                              "paired bootstrap of metrics.bootstrap.paired_bootstrap (the paper prints |delta|)",
+        "abs_delta_auroc[pair]": "|delta_auroc[pair]|, the paper's |dAUC| (its CI: the same paired resamples, "
+                                 "absolute value taken in each)",
     },
     params=RsnaClsParams,
     implementation="msxr_bench.tasks.rsna.classification:RsnaClsTask",

@@ -66,6 +66,10 @@ def sweep_metrics(rows: Sequence[Mapping[str, Any]], labels: torch.Tensor,
             out[f"delta_auroc[{name}]"] = RowStatistic(
                 data, _delta_of(column[name], column[ref]), n,
                 note=f"AUROC of {name} minus AUROC of {ref} on the same images (paired bootstrap CI)")
+            delta = _delta_of(column[name], column[ref])
+            out[f"abs_delta_auroc[{name}]"] = RowStatistic(
+                data, lambda x, idx, delta=delta: delta(x, idx).abs(), n,
+                note=f"|AUROC of {name} - AUROC of {ref}| (the paper's |dAUC|; paired bootstrap CI)")
     return out
 
 
