@@ -1,7 +1,8 @@
 """Real runs on the committed toy world for the leaderboard and compare tests, computed once per test process,
 and submission folders made from them.
 
-- `weighed_run()`: a random small CNN whose meta records a weights checksum (as real adapters do), all 4 tasks.
+- `weighed_run()`: a random small CNN whose meta records a weights checksum (as real adapters do), every task of the
+  board it can run.
 - `oracle_runs()`: ms-cxr by the box oracle (good maps) and by the same oracle with blurred, noised maps.
 """
 

@@ -1,5 +1,5 @@
 """`msxr-bench train`: pretrain BioViL, BioViL-L, a text-model baseline, GLoRIA, ConVIRT, SimCLR (images only) or
-CXR-BERT (reports only) on MIMIC-CXR (the library:
+CXR-BERT (reports only) on MIMIC-CXR, or the box head biovil-boxes on MS-CXR (the library:
 `msxr_bench.training.loop.train`). Single process, or many with `torchrun --nproc-per-node N -m msxr_bench train`."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 # the names of training/recipes/__init__.py's RECIPES (spelled out: --help must not import torch)
-TRAINABLE = ("biovil", "gloria", "convirt", "biovil-l", "biovil-baseline", "simclr", "cxr-bert")
+TRAINABLE = ("biovil", "gloria", "convirt", "biovil-l", "biovil-baseline", "simclr", "cxr-bert", "biovil-boxes")
 
 EPILOG = """\b
 Examples:
@@ -25,6 +25,7 @@ Examples:
       --text-model runs/cxr-bert/checkpoint --image-init runs/simclr/checkpoint
   msxr-bench train --model biovil-baseline --data-root ~/data --output runs/base --text-model DIR_OF_CLINICALBERT
   msxr-bench train --model biovil --data-root ~/data --output runs/biovil-dicom --image-format dicom
+  msxr-bench train --model biovil-boxes --image-init fixtures/models/tiny-biovil --data-root toy --output runs/boxes
 
 \b
 Configs: paper = the published recipe (ResNet-50, pretrained BERT from the hub or --text-model DIR, ImageNet
@@ -37,7 +38,8 @@ format). --batch-size is per process.
 @click.command("train", epilog=EPILOG)
 @click.option("--model", "model_name", required=True, type=click.Choice(TRAINABLE),
               help="Model to train (biovil-l: + GLoRIA's local loss; biovil-baseline: any BERT via --text-model, "
-                   "no MLM; simclr: images only; cxr-bert: reports only).")
+                   "no MLM; simclr: images only; cxr-bert: reports only; biovil-boxes: a box head on a frozen "
+                   "BioViL, MS-CXR v1.1.0 train boxes).")
 @click.option("--data-root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with mimic-cxr-jpg/ and mimic-cxr-reports/ (official split and metadata tables).")
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -61,7 +63,8 @@ format). --batch-size is per process.
               help="Paper config: the pretrained BERT to start from (default per model).")
 @click.option("--image-init", type=click.Path(exists=True), default=None,
               help="ImageNet ResNet weights (torchvision state_dict file: the trunk), or a SimCLR run's checkpoint "
-                   "directory (trunk + projector; tiny configs too).")
+                   "directory (trunk + projector; tiny configs too); biovil-boxes: the BioViL checkpoint directory "
+                   "it trains on.")
 @click.option("--image-format", type=click.Choice(["jpg", "dicom"]), default="jpg", show_default=True,
               help="Images of MIMIC-CXR-JPG, or of the MIMIC-CXR DICOM release (DATA_ROOT/mimic-cxr/; same split).")
 @click.option("--max-train-pairs", type=click.IntRange(min=2), default=None,

@@ -24,6 +24,7 @@ class Scale:
     rsna_size: int = 1024  # side of the RSNA images drawn (boxes are always written in the 1024 Kaggle frame)
     rsna_opacity_amp: tuple[float, float] = (0.24, 0.3)  # density range of the drawn pneumonia opacities
     rsna_format: str = "dcm"  # "dcm" (Kaggle's DICOMs) or "jpg" (a downsampled JPEG conversion of each, same stem)
+    padchest_images: int = 40  # PadChest-GR images (its own stream: writers/padchest_gr.py)
 
 
 SCALES: dict[str, Scale] = {
@@ -46,6 +47,11 @@ SCALES: dict[str, Scale] = {
         name="probe", train_images=150, validate_images=12, test_images=6, mscxr_images=40, mscxr_full_size=2,
         rsna_images=1000, rsna_positive_share=0.3, radnli_pairs=60, mednli_pairs=(300, 60, 60),
         missing_view_share=0.03, lateral_share=0.15, rsna_size=256, rsna_format="jpg", rsna_opacity_amp=(0.02, 0.07),
+    ),
+    # box grounding at CI size: many MS-CXR pairs (v1.1.0 train for a box head, test to score it), little else
+    "boxes": Scale(
+        name="boxes", train_images=24, validate_images=6, test_images=4, mscxr_images=480, mscxr_full_size=1,
+        rsna_images=4, rsna_positive_share=0.5, radnli_pairs=10, mednli_pairs=(10, 5, 5),
     ),
 }
 

@@ -1,7 +1,8 @@
 """The one training loop of every recipe (BioViL, BioViL-L, the text-model baselines, GLoRIA, ConVIRT, SimCLR,
-CXR-BERT): frontal MIMIC-CXR pairs of the official `train` split (JPG or DICOM images; validation loss on
-`validate`), the recipe's captions, views, optimiser and loss (image-only and text-only recipes through the
-recipe's hooks: `select_pairs`, `augment`, `validation_view`, `uses_images`); AMP on CUDA,
+CXR-BERT, the box head): the recipe's training sets (frontal MIMIC-CXR pairs of the official `train` split, JPG or
+DICOM images, validation loss on `validate`; MS-CXR v1.1.0 train/val for the box head), its captions, views,
+optimiser and loss (image-only and text-only recipes through the recipe's hooks: `select_pairs`, `augment`,
+`validation_view`, `uses_images`); AMP on CUDA,
 gradient clipping, tqdm + `OUTPUT/log.jsonl`, resumable state, and the adapter's checkpoint directory in
 `OUTPUT/checkpoint/` (load it with `--model-arg checkpoint=OUTPUT/checkpoint`).
 
@@ -23,9 +24,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from msxr_bench.data.mimic import find_mimic_dicom_root, find_mimic_roots, load_mimic_pairs
 from msxr_bench.engine import distributed
-from msxr_bench.training.data import EpochBatchSampler, PairDataset
+from msxr_bench.training.data import EpochBatchSampler
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
 from msxr_bench.training.recipes import get_recipe
 from msxr_bench.training.run_files import RunFiles, batch_to, training_data_of
@@ -94,20 +94,9 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     files.prepare(opts.resume)
     distributed.barrier()
 
-    jpg_root, reports_root = find_mimic_roots(opts.data_root)
-    pairs_of = partial(load_mimic_pairs, jpg_root, reports_root, frontal_only=True, section=s.text.loader_section,
-                       check_images=recipe.uses_images, image_format=opts.image_format,
-                       dicom_root=find_mimic_dicom_root(opts.data_root) if opts.image_format == "dicom" else None)
-    train_pairs, skips = pairs_of("train")
-    train_pairs, selection_skips = recipe.select_pairs(train_pairs)
-    val_pairs = recipe.select_pairs(pairs_of("validate")[0])[0]
-    if opts.max_train_pairs:
-        train_pairs = train_pairs[:opts.max_train_pairs]
-    datasets = partial(PairDataset, canvas=s.canvas_geometry(), text=s.text, seed=opts.seed,
-                       cache_images=s.cache_images, load_images=recipe.uses_images)
-    train_set = datasets(train_pairs)
-    val_set = datasets(val_pairs) if val_pairs else None
-    for report in (skips, selection_skips):
+    train_set, val_set, skips = recipe.training_sets(opts.data_root, opts.seed, opts.max_train_pairs,
+                                                     image_format=opts.image_format)
+    for report in skips:
         if ctx.is_main and report.total:
             log.warning("training pairs skipped: %s", report.summary())
 

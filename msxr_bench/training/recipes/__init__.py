@@ -17,6 +17,7 @@ RECIPES: dict[str, str] = {
     "biovil-baseline": "msxr_bench.training.recipes.baseline:BioViLBaselineRecipe",
     "simclr": "msxr_bench.training.recipes.simclr:SimCLRRecipe",
     "cxr-bert": "msxr_bench.training.recipes.cxrbert:CXRBertRecipe",
+    "biovil-boxes": "msxr_bench.training.recipes.biovil_boxes:BioViLBoxesRecipe",
 }
 
 __all__ = ["CONFIGS", "RECIPES", "Recipe", "RecipeSettings", "get_recipe", "init_checkpoint"]

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 from transformers import PreTrainedTokenizerBase
 
 from msxr_bench.geometry.types import Geometry
+from msxr_bench.data.mimic import find_mimic_dicom_root, find_mimic_roots, load_mimic_pairs
 from msxr_bench.data.types import ImageReportPair, SkipReport
 from msxr_bench.training.augment import Augmentation, augment_batch, centre_view
-from msxr_bench.training.data import TextPolicy
+from msxr_bench.training.data import PairDataset, TextPolicy
 from msxr_bench.training.vocab import build_vocab, load_tokenizer, write_tokenizer
 
 ConfigName = Literal["tiny", "paper"]
@@ -95,6 +98,25 @@ class Recipe(ABC):
 
     def pretrained_tokenizer(self, directory: Path) -> PreTrainedTokenizerBase:
         raise NotImplementedError
+
+    def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None,
+                      image_format: str = "jpg") -> tuple[Dataset, Dataset | None, tuple[SkipReport, ...]]:
+        """(train set, validation set or None, what was skipped): frontal MIMIC-CXR pairs of the official train and
+        validate splits (JPG, or the DICOM release with image_format="dicom") with the recipe's report sections, as
+        `select_pairs` keeps them (a recipe on other data overrides this)."""
+        s = self.settings
+        jpg_root, reports_root = find_mimic_roots(data_root)
+        pairs_of = partial(load_mimic_pairs, jpg_root, reports_root, frontal_only=True, section=s.text.loader_section,
+                           check_images=self.uses_images, image_format=image_format,
+                           dicom_root=find_mimic_dicom_root(data_root) if image_format == "dicom" else None)
+        train_pairs, skips = pairs_of("train")
+        train_pairs, selection_skips = self.select_pairs(train_pairs)
+        val_pairs = self.select_pairs(pairs_of("validate")[0])[0]
+        if max_train_pairs:
+            train_pairs = train_pairs[:max_train_pairs]
+        datasets = partial(PairDataset, canvas=s.canvas_geometry(), text=s.text, seed=seed,
+                           cache_images=s.cache_images, load_images=self.uses_images)
+        return datasets(train_pairs), datasets(val_pairs) if val_pairs else None, (skips, selection_skips)
 
     @abstractmethod
     def build(self, tokenizer: PreTrainedTokenizerBase) -> nn.Module: ...
