@@ -82,7 +82,8 @@ class BioViLBoxesRecipe(Recipe):
     def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None,
                       image_format: str = "jpg") -> tuple[Dataset, Dataset | None, tuple[SkipReport, ...]]:
         if image_format != "jpg":
-            raise ValueError("biovil-boxes trains on MS-CXR's MIMIC-CXR-JPG images: --image-format dicom does not apply")
+            raise ValueError("biovil-boxes trains on MS-CXR's MIMIC-CXR-JPG images: --image-format dicom does not "
+                             "apply")
         annotations = find_mscxr_annotations(data_root, RELEASE)
         train, skips = load_mscxr(annotations, data_root, split="train")
         val, _ = load_mscxr(annotations, data_root, split="val")
