@@ -48,3 +48,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def probe_world_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The toy world at the `probe` scale (seed 0): the tiny world plus 1,000 RSNA images (generated once)."""
+    from msxr_bench.toyworld import generate
+
+    out = tmp_path_factory.mktemp("probe-world")
+    generate(out, seed=0, scale="probe", workers=2)
+    return out

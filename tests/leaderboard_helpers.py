@@ -148,3 +148,21 @@ def radnli_run() -> Path:
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+@functools.cache
+def unranked_runs() -> list[Path]:
+    """Results files of the tasks the board does not rank, on the toy world (the probes with a random CNN at their
+    default split, text-intrinsics with the committed tiny BioViL, whose CXR-BERT has an MLM head)."""
+    from msxr_bench.adapters.registry import build_adapter
+
+    cnn = RandomCNNAdapter(seed=0)
+    adapter = _with_checksum(cnn, list(cnn.body.state_dict().values()), "test-random-cnn")
+    out = _workdir() / "runs" / "unranked"
+    probes = ("rsna-cls-probe", "rsna-seg-probe")
+    evaluate(adapter, probes, WORLD, output=out, device="cpu", num_workers=0, progress=False, argv=["tests"],
+             bootstrap=N_BOOTSTRAP, task_params={t: {"seeds": [0, 1]} for t in probes})
+    text = build_adapter("biovil", checkpoint=str(WORLD.parent / "models" / "tiny-biovil"))
+    evaluate(text, ("text-intrinsics",), WORLD, output=out, device="cpu", num_workers=0, progress=False,
+             argv=["tests"], bootstrap=N_BOOTSTRAP)
+    return [out / "test-random-cnn" / f"{t}.json" for t in probes] + [out / "biovil" / "text-intrinsics.json"]

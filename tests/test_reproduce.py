@@ -87,3 +87,17 @@ def test_reproduce_on_the_toy_world_writes_the_report(toyworld_root: Path, tmp_p
     assert "not run: no model given for 'BioViL-T / CXR-BERT / Global & temporal'" in md
     assert "toy world" in md and (tmp_path / "r" / "report.png").stat().st_size > 10_000
     assert "<table>" in (tmp_path / "r" / "report.html").read_text()
+
+
+
+@pytest.mark.parametrize("name", recipe_names())
+def test_every_cell_names_a_task_its_protocol_and_parameters(name: str) -> None:
+    """Unknown tasks, misspelt or mistyped parameters and unknown protocols fail here, not after hours of a run."""
+    from msxr_bench.tasks.catalog import TASKS
+
+    for cell in load_recipe(name).cell:
+        assert cell.task in TASKS, cell.id
+        spec = TASKS[cell.task]
+        params = spec.params.model_validate(cell.params)
+        spec.protocol(params.protocol)
+        assert set(cell.params) <= set(params.model_fields_set), cell.id

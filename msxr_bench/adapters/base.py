@@ -26,6 +26,8 @@ IMAGE_PAIRS = "image_pairs"  # encode_image_pairs(current, previous): a prior st
 BOXES = "boxes"  # predict_boxes(images, phrases): 0..n boxes per (image, phrase)
 TEXT_ENCODER = "text_encoder"  # text_encoder_for_finetuning(): a transformers encoder + tokenizer (RadNLI)
 REMOTE = "remote"  # runs in another interpreter behind the wire protocol
+FEATURES = "features"  # encode_image_features(x): pre-projection image features (the classic linear probe)
+MLM = "mlm"  # masked_lm(): a masked-language model + tokenizer (masked-token accuracy, text-intrinsics)
 CAPABILITIES: dict[str, str] = {
     GLOBAL: "global image embeddings",
     PATCHES: "patch-grid image embeddings (heatmaps)",
@@ -34,8 +36,10 @@ CAPABILITIES: dict[str, str] = {
     BOXES: "box predictions (0..n per phrase)",
     TEXT_ENCODER: "a fine-tunable text encoder",
     REMOTE: "runs out of process",
+    FEATURES: "pre-projection image features (classic linear probe)",
+    MLM: "a masked-language model head",
 }
-IMAGE_CAPABILITIES = frozenset({GLOBAL, PATCHES, IMAGE_PAIRS, BOXES})
+IMAGE_CAPABILITIES = frozenset({GLOBAL, PATCHES, IMAGE_PAIRS, BOXES, FEATURES})
 EMBEDDING_CAPABILITIES = frozenset({GLOBAL, PATCHES, TEXT, IMAGE_PAIRS})
 
 
@@ -119,6 +123,17 @@ class EncoderAdapter(nn.Module):
         """`text_encoder`: (transformers encoder, tokenizer) for RadNLI fine-tuning."""
         raise NotImplementedError(f"{self.meta.name} does not expose a text encoder for fine-tuning")
 
+    def encode_image_features(self, images: torch.Tensor) -> ImageEmbeddings:
+        """`features`: the image encoder's features BEFORE the joint-space projection, unnormalised: global_ [B, F]
+        (pooled as the model pools) and patches [B, h, w, F] when the model has a grid. The classic linear probe
+        (random init on these features) reads them; F may differ from meta.embedding_dim."""
+        raise NotImplementedError
+
+    def masked_lm(self):
+        """`mlm`: (masked-language model, tokenizer): model(input_ids=, attention_mask=).logits [B, L, V] with
+        V = len(tokenizer) rows that mean the tokenizer's ids (masked-token accuracy of text-intrinsics)."""
+        raise NotImplementedError
+
     # ---- optional hooks with defaults -----------------------------------------------------------------
     def embed_prompt_list(self, prompts: list[str]) -> torch.Tensor:
         """One [D] embedding for a list of prompts: mean of unnormalised projections, then L2 (hi-ml)."""
@@ -147,7 +162,8 @@ class EncoderAdapter(nn.Module):
 
 # the method each capability needs, overridden from EncoderAdapter's
 _METHOD_OF = {GLOBAL: "encode_images", PATCHES: "encode_images", TEXT: "encode_texts",
-              IMAGE_PAIRS: "encode_image_pairs", BOXES: "predict_boxes", TEXT_ENCODER: "text_encoder_for_finetuning"}
+              IMAGE_PAIRS: "encode_image_pairs", BOXES: "predict_boxes", TEXT_ENCODER: "text_encoder_for_finetuning",
+              FEATURES: "encode_image_features", MLM: "masked_lm"}
 
 
 def check_adapter(adapter: object, name: str) -> EncoderAdapter:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from transformers import BertTokenizer
 
 from msxr_bench.adapters.base import (
-    GLOBAL, IMAGE_PAIRS, PATCHES, TEXT, TEXT_ENCODER, AdapterMeta, EncoderAdapter, ImageEmbeddings,
+    FEATURES, GLOBAL, IMAGE_PAIRS, MLM, PATCHES, TEXT, TEXT_ENCODER, AdapterMeta, EncoderAdapter, ImageEmbeddings,
 )
 from msxr_bench.adapters.biovil_checkpoint import IMAGE_WEIGHTS_NAME, TEXT_SUBDIR, read_checkpoint_config
 from msxr_bench.adapters.biovil_weights import (
@@ -43,7 +43,7 @@ DEFAULT_RESIZE = 512
 class BioViLAdapter(EncoderAdapter):
     """Image: projected patches (per patch) -> global = L2(mean); text: [CLS] projection -> L2."""
 
-    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER})
+    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER, FEATURES, MLM})
 
     def __init__(self, image_model: BioViLImageModel, text_model: CXRBertModel, tokenizer: BertTokenizer,
                  meta: AdapterMeta, geometry: Geometry, placement: str = "official") -> None:
@@ -75,6 +75,12 @@ class BioViLAdapter(EncoderAdapter):
         global_ = F.normalize(projected.mean(dim=(2, 3)), dim=-1)
         patches = F.normalize(projected, dim=1).permute(0, 2, 3, 1)
         return ImageEmbeddings(global_=global_, patches=patches)
+
+    def encode_image_features(self, images: torch.Tensor) -> ImageEmbeddings:
+        """The trunk's map before the projector (2048-d for ResNet-50), unnormalised; global = its mean."""
+        self._check_images(images)
+        features = self.image_model.patch_features(images)
+        return ImageEmbeddings(global_=features.mean(dim=(2, 3)), patches=features.permute(0, 2, 3, 1))
 
     # ---- texts ----------------------------------------------------------------------------------
     def prepare_prompts(self, texts: list[str]) -> list[str]:
@@ -117,11 +123,15 @@ class BioViLAdapter(EncoderAdapter):
         """(BertModel without pooler, tokenizer): the [CLS] state of its last layer is what CXR-BERT projects."""
         return self.text_model.bert, self.tokenizer
 
+    def masked_lm(self):
+        """CXR-BERT with its MLM head (a transformers `BertForMaskedLM`), and the tokenizer."""
+        return self.text_model, self.tokenizer
+
 
 class BioViLTAdapter(BioViLAdapter):
     """BioViL-T: the single-image path by default (as hi-ml's inference); `encode_image_pairs` for priors."""
 
-    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER, IMAGE_PAIRS})
+    capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER, FEATURES, MLM, IMAGE_PAIRS})
 
     def encode_image_pairs(self, current: torch.Tensor, previous: torch.Tensor) -> ImageEmbeddings:
         """Embeddings of `current` with its prior study (temporal ViT pooler; needs a 14x14 grid, crop 448)."""
@@ -135,6 +145,9 @@ def _build(name: str, options: dict) -> BioViLAdapter:
     options = BUILTIN[name].options.parse(options, name)
     multi = name == "biovil-t"
     placement = options["geometry"]
+    if name == "biovil-l" and not options["checkpoint"]:
+        raise ValueError("biovil-l has no released weights: pass --model-arg checkpoint=DIR (a run of "
+                         "`msxr-bench train --model biovil-l`)")
     if options["checkpoint"]:
         if options["image_weights"] or options["text_model"]:
             raise ValueError("--model-arg checkpoint excludes image_weights and text_model")
@@ -177,7 +190,8 @@ def _build_from_checkpoint(name: str, options: dict, placement: str) -> BioViLAd
         name=name, version=ADAPTER_VERSION, description=config.description or f"{name} trained with msxr-bench",
         weights_source=f"checkpoint {directory} (text {text_weights.name} sha256 {text_files.weights.sha256})",
         weights_sha256=image_file.sha256, embedding_dim=config.image.joint_feature_size,
-        training_data=config.training_data, licence="unknown", map_rescale="none")
+        training_data=config.training_data, licence="unknown",
+        map_rescale="minmax" if name == "biovil-l" else "none")  # paper A.4: BioViL-L maps min-max scaled
     resize, crop = options["resize"] or config.resize, options["crop"] or config.crop
     return _assemble(name, image_model, text_model, load_tokenizer(text_dir), meta, resize, crop,
                      config.smoothing_sigma, placement)
@@ -200,6 +214,11 @@ def _assemble(name: str, image_model: BioViLImageModel, text_model: CXRBertModel
 def build_biovil(**options: str) -> BioViLAdapter:
     """BioViL (Boecking et al., ECCV 2022) with the released weights or local files in their formats."""
     return _build("biovil", options)
+
+
+def build_biovil_l(**options: str) -> BioViLAdapter:
+    """BioViL-L (BioViL + GLoRIA's local loss) trained with this toolkit: `checkpoint=DIR`."""
+    return _build("biovil-l", options)
 
 
 def build_biovil_t(**options: str) -> BioViLTAdapter:

@@ -1,6 +1,7 @@
 """The self-describing checkpoint directory of BioViL-style models trained with this toolkit:
 
-    DIR/config.json               {"format": "msxr-bench-biovil", "format_version": 1, "model": "biovil"|"biovil-t",
+    DIR/config.json               {"format": "msxr-bench-biovil", "format_version": 1,
+                                   "model": "biovil"|"biovil-t"|"biovil-l",
                                    "image": BioViLImageConfig, "resize": int, "crop": int, "smoothing_sigma": float,
                                    "training_data": [...], "description": str}
     DIR/image_model.safetensors   the image model's state_dict (the released files' key names)
@@ -24,13 +25,14 @@ CHECKPOINT_FORMAT = "msxr-bench-biovil"
 CHECKPOINT_FORMAT_VERSION = 1
 IMAGE_WEIGHTS_NAME = "image_model.safetensors"
 TEXT_SUBDIR = "text"
+MODELS = ("biovil", "biovil-t", "biovil-l")
 
 
 @dataclass(frozen=True)
 class BioViLCheckpointConfig:
     """What a checkpoint needs beyond the weights: architecture, input geometry and provenance."""
 
-    model: str = "biovil"  # "biovil" or "biovil-t"
+    model: str = "biovil"  # "biovil", "biovil-t" or "biovil-l" (BioViL trained with GLoRIA's local loss)
     image: BioViLImageConfig = field(default_factory=BioViLImageConfig)
     resize: int = 512
     crop: int = 480
@@ -39,8 +41,8 @@ class BioViLCheckpointConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.model not in ("biovil", "biovil-t"):
-            raise ValueError(f"model must be 'biovil' or 'biovil-t', got {self.model!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.image.multi_image != (self.model == "biovil-t"):
             raise ValueError(f"model {self.model!r} needs image.multi_image={self.model == 'biovil-t'}")
         if not 0 < self.crop <= self.resize:

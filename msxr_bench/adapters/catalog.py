@@ -61,11 +61,35 @@ BUILTIN: dict[str, AdapterEntry] = {e.name: e for e in (
     AdapterEntry(
         "biovil", "msxr_bench.adapters.biovil:build_biovil",
         "BioViL (ResNet-50 + CXR-BERT), Boecking et al. ECCV 2022",
-        ("global", "patches", "text", "text_encoder"), _biovil_options(480)),
+        ("global", "patches", "text", "text_encoder", "features", "mlm"), _biovil_options(480)),
     AdapterEntry(
         "biovil-t", "msxr_bench.adapters.biovil:build_biovil_t",
         "BioViL-T, current-image path, Bannur et al. CVPR 2023",
-        ("global", "patches", "text", "text_encoder"), _biovil_options(448)),
+        ("global", "patches", "text", "text_encoder", "features", "mlm"), _biovil_options(448)),
+    AdapterEntry(
+        "biovil-l", "msxr_bench.adapters.biovil:build_biovil_l",
+        "BioViL-L (BioViL + GLoRIA's local loss), trained with this toolkit (checkpoint=DIR)",
+        ("global", "patches", "text", "text_encoder", "features", "mlm"), _biovil_options(480)),
+    AdapterEntry(
+        "simclr", "msxr_bench.adapters.simclr:build_simclr",
+        "SimCLR image encoder (BioViL's ResNet + 1x1-conv projector, image-only), trained with this toolkit",
+        ("global", "features"),
+        OptionSchema((
+            AdapterOption("checkpoint", "a SimCLR run's checkpoint directory (required: no released weights)",
+                          "path"),
+            AdapterOption("resize", "input geometry (default: the checkpoint's)", "int"),
+            AdapterOption("crop", "input geometry (default: the checkpoint's)", "int"),
+        ))),
+    AdapterEntry(
+        "cxr-bert", "msxr_bench.adapters.cxrbert:build_cxr_bert",
+        "a text model alone: CXR-BERT (e.g. a `cxr-bert` run) or any BERT masked-LM folder (ClinicalBERT, "
+        "PubMedBERT), for text-intrinsics and RadNLI",
+        ("text", "text_encoder", "mlm"),
+        OptionSchema((
+            AdapterOption("text_model", "the text model folder (config.json, weights, tokenizer) or a hub id "
+                          "(required)"),
+            AdapterOption("revision", "hub revision of text_model"),
+        ))),
     AdapterEntry(
         "gloria", "msxr_bench.adapters.gloria:build_gloria",
         "GLoRIA (ResNet-50 + ClinicalBERT, local+global), Huang et al. ICCV 2021",

@@ -63,6 +63,9 @@ when a task failed, nothing ran, or more samples were skipped than --max-skipped
               help="Alias of rsna-*.positive_prompts; several are averaged. Default: 'Findings suggesting pneumonia'.")
 @click.option("--negative-prompt", multiple=True, metavar="TEXT",
               help="Alias of rsna-cls.negative_prompts. Default: 'No evidence of pneumonia'.")
+@click.option("--prompt-sweep", default=None, metavar="paper|FILE.json",
+              help="Alias of rsna-cls.prompt_sweep: also score the BioViL paper's Table A.1 prompt pairs ('paper') or "
+                   "the pairs of a JSON file, with each pair's AUROC change against its reference pair.")
 @click.option("--radnli-seeds", default=None, metavar="N,N,...", help="Alias of radnli.seeds (default 0,1,2,3,4).")
 @click.option("--radnli-max-epochs", type=click.IntRange(min=1), default=None, help="Alias of radnli.max_epochs.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
@@ -103,7 +106,8 @@ when a task failed, nothing ran, or more samples were skipped than --max-skipped
 def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple[str, ...], data_root: Path,
                  splits: tuple[str, ...], protocols: tuple[str, ...], task_args: tuple[str, ...],
                  ms_cxr_version: str | None, split_scheme: str | None, positive_prompt: tuple[str, ...],
-                 negative_prompt: tuple[str, ...], radnli_seeds: str | None, radnli_max_epochs: int | None,
+                 negative_prompt: tuple[str, ...], prompt_sweep: str | None, radnli_seeds: str | None,
+                 radnli_max_epochs: int | None,
                  output: Path, device: str, precision: str, batch_size: int | None, num_workers: int,
                  limit: int | None, seed: int, n_bootstrap: int, save_heatmaps: int, truncate_long_phrases: bool,
                  keep_text: bool, allow_modalities: tuple[str, ...], allow_palette_color: bool,
@@ -125,7 +129,8 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
         params = task_params_from_cli(names, splits=splits, protocols=protocols, task_args=task_args,
                                       ms_cxr_version=ms_cxr_version, split_scheme=split_scheme,
                                       positive_prompts=positive_prompt, negative_prompts=negative_prompt,
-                                      radnli_seeds=radnli_seeds, radnli_max_epochs=radnli_max_epochs)
+                                      radnli_seeds=radnli_seeds, radnli_max_epochs=radnli_max_epochs,
+                                      prompt_sweep=prompt_sweep)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     printer = Printer(model_name, num_workers, f"{device}, {precision}")

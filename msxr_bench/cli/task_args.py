@@ -56,7 +56,8 @@ def task_params_from_cli(requested: Sequence[str], *, splits: Sequence[str] = ()
                          task_args: Sequence[str] = (), ms_cxr_version: str | None = None,
                          split_scheme: str | None = None, positive_prompts: Sequence[str] = (),
                          negative_prompts: Sequence[str] = (), radnli_seeds: str | None = None,
-                         radnli_max_epochs: int | None = None) -> dict[str, dict[str, Any]]:
+                         radnli_max_epochs: int | None = None,
+                         prompt_sweep: str | None = None) -> dict[str, dict[str, Any]]:
     params: dict[str, dict[str, Any]] = {}
     for arg in task_args:
         head, sep, value = arg.partition("=")
@@ -77,6 +78,10 @@ def task_params_from_cli(requested: Sequence[str], *, splits: Sequence[str] = ()
             aliases.append((task, "positive_prompts", list(positive_prompts), "--positive-prompt"))
     if negative_prompts:
         aliases.append(("rsna-cls", "negative_prompts", list(negative_prompts), "--negative-prompt"))
+    if prompt_sweep is not None:
+        if "rsna-cls" not in requested:
+            raise ValueError("--prompt-sweep applies to rsna-cls: add --task rsna-cls")
+        aliases.append(("rsna-cls", "prompt_sweep", prompt_sweep, "--prompt-sweep"))
     if radnli_seeds:
         try:
             seeds = [int(x) for x in radnli_seeds.split(",")]

@@ -10,6 +10,9 @@ non-frontal ViewPosition (frontal = PA or AP, when `frontal_only`), a missing im
 a missing report, a report without the requested section text, a malformed id, an unknown split value.
 `section` is a section name ("impression", "findings", ...), alternatives joined by "|" (any non-empty one
 suffices), "conclusion" (the official impression > findings > last_paragraph > comparison), or None.
+`image_format="dicom"` reads the images of the MIMIC-CXR DICOM release instead (`<dicom_root>/files/pNN/pSUBJECT/
+sSTUDY/<dicom_id>.dcm`, PhysioNet's `mimic-cxr/2.x.0`): the split and metadata tables still come from the JPG
+release root (the DICOM release has no split table), so both formats see exactly the same pairs.
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ def find_mimic_roots(data_root: Path) -> tuple[Path, Path]:
     raise DatasetFormatError(f"no MIMIC-CXR reports (mimic-cxr-reports/files/pNN/pSUBJECT/sSTUDY.txt) under {data_root}")
 
 
+def find_mimic_dicom_root(data_root: Path) -> Path:
+    """The MIMIC-CXR DICOM release folder (holding files/pNN/pSUBJECT/sSTUDY/*.dcm) under DATA_ROOT/mimic-cxr/
+    (or PhysioNet's mimic-cxr/<version>/)."""
+    root = files_parent(Path(data_root) / "mimic-cxr", "mimic-cxr")
+    if not (root / "files").is_dir() or next((root / "files").rglob("*.dcm"), None) is None:
+        raise DatasetFormatError(f"no MIMIC-CXR DICOM release (mimic-cxr/files/pNN/pSUBJECT/sSTUDY/*.dcm) under "
+                                 f"{data_root}")
+    return root
+
+
 def load_mimic_pairs(
     jpg_root: Path,
     reports_root: Path,
@@ -50,10 +63,17 @@ def load_mimic_pairs(
     frontal_only: bool = True,
     section: str | None = "impression",
     check_images: bool = True,
+    image_format: str = "jpg",
+    dicom_root: Path | None = None,
 ) -> tuple[list[ImageReportPair], SkipReport]:
     """Image-report pairs of `split` in split-table order, and the report of skipped images."""
     wanted = _canonical_split(split)
+    if image_format not in ("jpg", "dicom") or (image_format == "dicom") != (dicom_root is not None):
+        raise ValueError(f"image_format must be 'jpg', or 'dicom' with a dicom_root; got {image_format!r}, "
+                         f"dicom_root {dicom_root}")
     jpg_base = files_parent(Path(jpg_root), "mimic-cxr-jpg")
+    image_base = jpg_base if dicom_root is None else files_parent(Path(dicom_root), "mimic-cxr")
+    suffix = ".jpg" if image_format == "jpg" else ".dcm"
     split_csv, meta_csv = _table(jpg_base, "split"), _table(jpg_base, "metadata")
     for name, found in (("split", split_csv), ("metadata", meta_csv)):
         if found is None:
@@ -91,7 +111,7 @@ def load_mimic_pairs(
             skips.add("not a frontal view" if view else "missing ViewPosition", f"{dicom}: {view!r}")
             continue
         folder = Path(f"p{subject[:2]}") / f"p{subject}"
-        image_path = jpg_base / "files" / folder / f"s{study}" / f"{dicom}.jpg"
+        image_path = image_base / "files" / folder / f"s{study}" / f"{dicom}{suffix}"
         if check_images and not image_path.is_file():
             skips.add("missing image", str(image_path))
             continue

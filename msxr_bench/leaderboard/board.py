@@ -105,7 +105,12 @@ _PADCHEST_GR_TRACK = BoardSetting(
                "toyworld": SampleSet(25, "07df9597cf3ab921d1b64786db0c15b7ec6db16d497c797c4610f8e66320501c")},
     main=False)
 # tasks without a leaderboard setting, and why
-UNRANKED: dict[str, str] = {}
+UNRANKED: dict[str, str] = {
+    "rsna-cls-probe": "a probe trains on labels with a fitting grid and seeds of its own: not a zero-shot number "
+                      "of the model alone; compare probe runs with `msxr-bench compare`",
+    "rsna-seg-probe": "as rsna-cls-probe",
+    "text-intrinsics": "its real sample set (MIMIC-CXR validate reports) has no published id hash yet",
+}
 
 
 def setting_key(task: str, protocol: str) -> str:

@@ -60,14 +60,14 @@ def read_real_boxes(path: Path) -> list[list[tuple[float, float, float, float]]]
             for _, g in pos.groupby("patientId", sort=True)]
 
 
-def _opacities(rng: np.random.Generator, n: int) -> list[Finding]:
+def _opacities(rng: np.random.Generator, n: int, amp: tuple[float, float] = (0.24, 0.3)) -> list[Finding]:
     """`n` clearly visible pneumonia opacities in distinct lung zones (Kaggle boxed visible opacities)."""
     chosen: list[Finding] = []
     used: set = set()
     while len(chosen) < n:
         f = sample_finding(rng, "Pneumonia")
         if f.zone != "retrocardiac" and not (f.cells() & used):
-            chosen.append(replace(f, hard=False, params={**f.params, "amp": float(rng.uniform(0.24, 0.3))}))
+            chosen.append(replace(f, hard=False, params={**f.params, "amp": float(rng.uniform(*amp))}))
             used |= f.cells()
     return chosen
 
@@ -95,7 +95,7 @@ def plan_rsna(seed: int, scale: Scale, real_boxes_file: Path | None = None) -> l
                     "bw": w / RSNA_SIZE, "bh": h / RSNA_SIZE, "amp": float(rng.uniform(0.18, 0.26))})
                     for x, y, w, h in boxes]
             else:
-                findings = _opacities(rng, count_weights(rng, {1: 0.42, 2: 0.55, 3: 0.03}))
+                findings = _opacities(rng, count_weights(rng, {1: 0.42, 2: 0.55, 3: 0.03}), scale.rsna_opacity_amp)
         elif rng.random() < 0.55:
             klass = CLASSES[1]
             cats = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax")

@@ -21,6 +21,9 @@ class Scale:
     mscxr_size: int = 512  # side of most MS-CXR images
     lateral_share: float = 0.2  # studies that also get a lateral image
     missing_view_share: float = 0.02  # frontal images whose ViewPosition is missing (NaN)
+    rsna_size: int = 1024  # side of the RSNA images drawn (boxes are always written in the 1024 Kaggle frame)
+    rsna_opacity_amp: tuple[float, float] = (0.24, 0.3)  # density range of the drawn pneumonia opacities
+    rsna_format: str = "dcm"  # "dcm" (Kaggle's DICOMs) or "jpg" (a downsampled JPEG conversion of each, same stem)
     padchest_images: int = 40  # PadChest-GR images (its own stream: writers/padchest_gr.py)
 
 
@@ -37,6 +40,13 @@ SCALES: dict[str, Scale] = {
     "full": Scale(
         name="full", train_images=20000, validate_images=500, test_images=200, mscxr_images=1047, mscxr_full_size=8,
         rsna_images=4000, rsna_positive_share=0.25, radnli_pairs=480, mednli_pairs=(11232, 1395, 1422),
+    ),
+    # the tiny world's MIMIC, MS-CXR and NLI files (byte-identical) plus 1,000 RSNA images as 256-px JPEG conversions,
+    # enough for the probes' 1% / 10% / 100% label fractions to differ (gloria split: 700 / 150 / 150)
+    "probe": Scale(
+        name="probe", train_images=150, validate_images=12, test_images=6, mscxr_images=40, mscxr_full_size=2,
+        rsna_images=1000, rsna_positive_share=0.3, radnli_pairs=60, mednli_pairs=(300, 60, 60),
+        missing_view_share=0.03, lateral_share=0.15, rsna_size=256, rsna_format="jpg", rsna_opacity_amp=(0.02, 0.07),
     ),
     # box grounding at CI size: many MS-CXR pairs (v1.1.0 train for a box head, test to score it), little else
     "boxes": Scale(

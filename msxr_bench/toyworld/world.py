@@ -13,6 +13,7 @@ from msxr_bench.toyworld.rsna_plan import plan_rsna
 from msxr_bench.toyworld.scales import get_scale
 from msxr_bench.toyworld.writers.common import write_json
 from msxr_bench.toyworld.writers.mimic import write_mimic
+from msxr_bench.toyworld.writers.mimic_dicom import write_mimic_dicom
 from msxr_bench.toyworld.writers.mscxr import write_mscxr
 from msxr_bench.toyworld.writers.nli import write_nli
 from msxr_bench.toyworld.writers.padchest_gr import write_padchest_gr
@@ -27,10 +28,12 @@ CONVENTIONS = {
 
 
 def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | None = None,
-             workers: int | None = None) -> dict:
+             workers: int | None = None, mimic_dicom: bool = False) -> dict:
     """Write the world of (`seed`, `scale`) under `out`; same arguments give byte-identical files,
     whatever `workers` (processes drawing images; default 1 for tiny, else up to 4 CPUs).
-    `rsna_boxes`: a real `stage_2_train_labels.csv(.zip)` whose positive boxes place the RSNA opacities."""
+    `rsna_boxes`: a real `stage_2_train_labels.csv(.zip)` whose positive boxes place the RSNA opacities.
+    `mimic_dicom`: also write the MIMIC-CXR DICOM release (mimic-cxr/, train and validate images; every other file
+    is unchanged)."""
     spec = get_scale(scale)
     if workers is None:
         workers = 1 if scale == "tiny" else max(1, min(4, os.cpu_count() or 1))
@@ -40,8 +43,10 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     mimic_truth = write_mimic(out / "mimic-cxr-jpg", out / "mimic-cxr-reports", studies, workers)
     mscxr_counts = write_mscxr(out / "ms-cxr", studies, mimic_truth)
     rsna_plans = plan_rsna(seed, spec, rsna_boxes)
-    rsna_truth = write_rsna(out / "rsna-pneumonia", rsna_plans, seed, tiny=scale == "tiny", workers=workers)
+    rsna_truth = write_rsna(out / "rsna-pneumonia", rsna_plans, seed, tiny=scale == "tiny", workers=workers,
+                            size=spec.rsna_size, image_format=spec.rsna_format)
     nli_counts = write_nli(out, seed, spec)
+    dicom_images = write_mimic_dicom(out / "mimic-cxr", studies, seed) if mimic_dicom else 0
     splits = [s.split for s in studies]
     counts = {
         "mimic_studies": {k: splits.count(k) for k in ("train", "validate", "test")},
@@ -50,6 +55,7 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
         "rsna_images": len(rsna_truth),
         "rsna_positive": sum(t["target"] for t in rsna_truth.values()),
         **nli_counts,
+        **({"mimic_dicom_images": dicom_images} if mimic_dicom else {}),
     }
     summary = {"generator": "msxr_bench.toyworld", "version": GENERATOR_VERSION, "seed": seed, "scale": scale,
                "rsna_boxes": "real" if rsna_boxes else "world", "counts": counts, "conventions": CONVENTIONS}

@@ -5,7 +5,11 @@ Input: the dataset's pre-resized square grey images, uint8 [B, R, R] (R = the re
 model's own resize/letterbox). Output: float [B, 3, crop, crop] in [0, 1]. Geometric part: a crop window
 (random position; random area for ConVIRT's random-resized crop), then rotation / scale / translation / shear
 about the window centre and an optional horizontal flip, all composed into one sampling grid (bilinear,
-zeros outside). Intensity part: brightness and contrast factors (torchvision's definitions) and a Gaussian blur.
+zeros outside), plus an optional elastic displacement field added to that grid (torchvision's ElasticTransform:
+uniform noise in [-1, 1] blurred with sigma, times alpha pixels). Intensity part: brightness and contrast factors
+(torchvision's definitions), a Gaussian blur, additive Gaussian noise and occlusion (torchvision's RandomErasing:
+a rectangle of a random area fraction and aspect ratio set to 0). The extras draw random numbers only when enabled,
+after the others, so recipes without them get exactly the images they always got.
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ class Augmentation:
     contrast: tuple[float, float] = (1.0, 1.0)  # blend factor with the image mean
     blur_sigma: tuple[float, float] | None = None  # Gaussian sigma in output pixels
     blur_probability: float = 0.0
+    elastic: tuple[float, float] | None = None  # (sigma, alpha) in output pixels (BioViL's SimCLR: (4, 34))
+    elastic_probability: float = 0.0
+    noise_std: float = 0.0  # additive Gaussian noise on [0, 1] intensities
+    occlusion_scale: tuple[float, float] | None = None  # erased area fraction (SimCLR: (0.15, 0.4))
+    occlusion_ratio: tuple[float, float] = (0.3, 3.3)  # aspect-ratio range, log-uniform (either order)
+    occlusion_probability: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,6 +49,34 @@ class Augmentation:
 
 def _uniform(low: float, high: float, n: int, g: torch.Generator) -> torch.Tensor:
     return low + (high - low) * torch.rand(n, generator=g)
+
+
+def elastic_offsets(n: int, crop: int, sigma: float, alpha: float, g: torch.Generator) -> torch.Tensor:
+    """[n, crop, crop, 2] displacements in grid_sample units: U(-1, 1) noise per pixel and axis, Gaussian-blurred
+    with `sigma` pixels, times `alpha` pixels (torchvision's ElasticTransform)."""
+    noise = torch.rand(2 * n, 1, crop, crop, generator=g) * 2 - 1
+    blurred = gaussian_blur(noise, torch.full((2 * n,), float(sigma))) * alpha
+    return (blurred.reshape(n, 2, crop, crop) * 2 / crop).permute(0, 2, 3, 1)
+
+
+def occlude(x: torch.Tensor, aug: Augmentation, g: torch.Generator) -> torch.Tensor:
+    """RandomErasing per image with `occlusion_probability`: a rectangle of area fraction in occlusion_scale and
+    log-uniform aspect ratio in occlusion_ratio, at a uniform position, set to 0 (10 tries, as torchvision)."""
+    n, _, h, w = x.shape
+    apply = torch.rand(n, generator=g) < aug.occlusion_probability
+    lo, hi = sorted(aug.occlusion_ratio)
+    for i in range(n):
+        area = _uniform(*aug.occlusion_scale, 10, g) * h * w
+        ratio = torch.exp(_uniform(math.log(lo), math.log(hi), 10, g))
+        eh, ew = (area * ratio).sqrt().round().long(), (area / ratio).sqrt().round().long()
+        fits = ((eh < h) & (ew < w) & (eh > 0) & (ew > 0)).nonzero().flatten()
+        corner = torch.rand(2, generator=g)
+        if not apply[i] or fits.numel() == 0:
+            continue
+        k = int(fits[0])
+        top, left = int(corner[0] * (h - int(eh[k]) + 1)), int(corner[1] * (w - int(ew[k]) + 1))
+        x[i, :, top:top + int(eh[k]), left:left + int(ew[k])] = 0
+    return x
 
 
 def sampling_grid(n: int, size: int, crop: int, aug: Augmentation, g: torch.Generator) -> torch.Tensor:
@@ -89,7 +127,11 @@ def augment_batch(images: torch.Tensor, crop: int, aug: Augmentation, generator:
         raise ValueError(f"expected square grey images [B, R, R], got {tuple(images.shape)}")
     n, size = images.shape[0], images.shape[1]
     x = images.float().div_(255).unsqueeze(1)
-    grid = sampling_grid(n, size, crop, aug, generator).to(x.device)
+    grid = sampling_grid(n, size, crop, aug, generator)
+    if aug.elastic is not None and aug.elastic_probability > 0:
+        chosen = (torch.rand(n, generator=generator) < aug.elastic_probability)[:, None, None, None]
+        grid = grid + elastic_offsets(n, crop, *aug.elastic, generator) * chosen
+    grid = grid.to(x.device)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     brightness = _uniform(*aug.brightness, n, generator).to(x.device)[:, None, None, None]
     contrast = _uniform(*aug.contrast, n, generator).to(x.device)[:, None, None, None]
@@ -102,6 +144,10 @@ def augment_batch(images: torch.Tensor, crop: int, aug: Augmentation, generator:
         if apply.any():
             idx = apply.nonzero().flatten().to(x.device)
             x[idx] = gaussian_blur(x[idx], sigma[apply].to(x.device))
+    if aug.noise_std > 0:
+        x = (x + aug.noise_std * torch.randn(x.shape, generator=generator).to(x.device)).clamp(0, 1)
+    if aug.occlusion_scale is not None and aug.occlusion_probability > 0:
+        x = occlude(x, aug, generator)
     return x.expand(-1, 3, -1, -1).contiguous()
 
 

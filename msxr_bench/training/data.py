@@ -41,9 +41,9 @@ class TextPolicy:
     shuffle_probability: float = 0.5  # for mode="shuffled_section"
 
     @property
-    def loader_section(self) -> str:
-        """`load_mimic_pairs(section=...)`: a pair needs at least one of the sections."""
-        return "|".join(self.sections)
+    def loader_section(self) -> str | None:
+        """`load_mimic_pairs(section=...)`: a pair needs at least one of the sections (none: image-only recipes)."""
+        return "|".join(self.sections) or None
 
 
 def sample_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.Generator:
@@ -51,29 +51,31 @@ def sample_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.
 
 
 class PairDataset(Dataset):
-    """`dataset[(epoch, index)]` -> {"image": uint8 [R, R], "caption": str, "epoch", "index"}.
+    """`dataset[(epoch, index)]` -> {"image": uint8 [R, R] (unless load_images=False), "caption": str (empty for
+    image-only recipes), "sections": the report's sections, "epoch", "index"}.
 
     `canvas` is the geometry of the training canvas (kind and resize = crop = R): BioViL/ConVIRT resize
     the short side and centre-crop a square, GLoRIA letterboxes, exactly as `data.geometry.preprocess`.
     """
 
     def __init__(self, pairs: Sequence[ImageReportPair], canvas: Geometry, text: TextPolicy, seed: int,
-                 cache_images: bool = True) -> None:
+                 cache_images: bool = True, load_images: bool = True) -> None:
         if canvas.resize != canvas.crop:
             raise ValueError(f"the training canvas is square: resize == crop, got {canvas.resize} / {canvas.crop}")
         self.canvas, self.text, self.seed, self.cache_images = canvas, text, seed, cache_images
+        self.load_images = load_images  # False: text-only recipes (no image is decoded)
         self.skips = SkipReport(source="training captions")
         self.pairs: list[ImageReportPair] = []
         self.sentences: list[list[str]] = []
         for pair in pairs:
             sentences = pooled_sentences(pair.sections, text.sections, text.pool_sections)
-            if not sentences:
+            if not sentences and text.sections:
                 self.skips.add("no sentence in the training sections", f"s{pair.study_id}")
                 continue
             self.pairs.append(pair)
             self.sentences.append(sentences)
         if not self.pairs:
-            raise ValueError(f"no training pairs with text in sections {text.sections}")
+            raise ValueError(f"no training pairs{f' with text in sections {text.sections}' if text.sections else ''}")
         self._cache: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -94,8 +96,11 @@ class PairDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict:
         epoch, index = key
         caption = sample_caption(self.sentences[index], self.text.mode, sample_rng(self.seed, epoch, index),
-                                 self.text.shuffle_probability)
-        return {"image": self.image(index), "caption": caption, "epoch": epoch, "index": index}
+                                 self.text.shuffle_probability) if self.sentences[index] else ""
+        sample = {"caption": caption, "epoch": epoch, "index": index, "sections": self.pairs[index].sections}
+        if self.load_images:
+            sample["image"] = self.image(index)
+        return sample
 
 
 class EpochBatchSampler(Sampler):

@@ -1,6 +1,8 @@
-"""The one training loop of BioViL, GLoRIA, ConVIRT and the box head: the recipe's training sets (frontal MIMIC-CXR
-pairs of the official `train` split, validation loss on `validate`; MS-CXR v1.1.0 train/val for the box head), its
-captions, augmentations, optimiser and loss; AMP on CUDA,
+"""The one training loop of every recipe (BioViL, BioViL-L, the text-model baselines, GLoRIA, ConVIRT, SimCLR,
+CXR-BERT, the box head): the recipe's training sets (frontal MIMIC-CXR pairs of the official `train` split, JPG or
+DICOM images, validation loss on `validate`; MS-CXR v1.1.0 train/val for the box head), its captions, views,
+optimiser and loss (image-only and text-only recipes through the recipe's hooks: `select_pairs`, `augment`,
+`validation_view`, `uses_images`); AMP on CUDA,
 gradient clipping, tqdm + `OUTPUT/log.jsonl`, resumable state, and the adapter's checkpoint directory in
 `OUTPUT/checkpoint/` (load it with `--model-arg checkpoint=OUTPUT/checkpoint`).
 
@@ -23,7 +25,6 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from msxr_bench.engine import distributed
-from msxr_bench.training.augment import augment_batch
 from msxr_bench.training.data import EpochBatchSampler
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
 from msxr_bench.training.recipes import get_recipe
@@ -52,6 +53,7 @@ class TrainOptions:
     num_workers: int | None = None  # None: 0 on CPU, 4 on CUDA
     text_model: str | None = None
     image_init: str | None = None
+    image_format: str = "jpg"  # "jpg" (MIMIC-CXR-JPG) or "dicom" (the MIMIC-CXR DICOM release, same split tables)
     max_train_pairs: int | None = None  # first N training pairs only (smoke tests)
     stop_after: int | None = None  # save and stop at this global step (time-sliced jobs; --resume goes on)
     progress: bool = True
@@ -92,9 +94,11 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     files.prepare(opts.resume)
     distributed.barrier()
 
-    train_set, val_set, skips = recipe.training_sets(opts.data_root, opts.seed, opts.max_train_pairs)
-    if ctx.is_main and skips.total:
-        log.warning("training pairs skipped: %s", skips.summary())
+    train_set, val_set, skips = recipe.training_sets(opts.data_root, opts.seed, opts.max_train_pairs,
+                                                     image_format=opts.image_format)
+    for report in skips:
+        if ctx.is_main and report.total:
+            log.warning("training pairs skipped: %s", report.summary())
 
     if not opts.resume and ctx.is_main:
         recipe.make_tokenizer(train_set.corpus(), files.tokenizer_dir)
@@ -113,6 +117,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     amp_dtype = _amp(ctx.device, opts.precision)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     run = {"model": opts.model, "config": opts.config, "world_size": ctx.world_size, "seed": opts.seed,
+           "image_format": opts.image_format,
            "batch_size": s.batch_size, "max_steps": total, "data_root": str(opts.data_root),
            "train_pairs": len(train_set), "validate_pairs": len(val_set) if val_set else 0,
            "precision": str(amp_dtype or "fp32"), "device": str(ctx.device), "recipe": recipe.describe()}
@@ -172,8 +177,8 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
         for batch in loader:
             module.train()
             batch = batch_to(batch, ctx.device)
-            batch["images"] = augment_batch(batch["images"], s.crop, s.augmentation,
-                                            _generator(opts.seed, step, 1 + ctx.rank))
+            if "images" in batch:
+                batch.update(recipe.augment(batch.pop("images"), _generator(opts.seed, step, 1 + ctx.rank)))
             with torch.autocast(ctx.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 losses = model(batch)
             loss = losses["loss"]
@@ -204,7 +209,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
             progress.set_postfix(loss=f"{record['loss']:.3f}")
             if val_set is not None and (step % val_every == 0 or step == total):
                 distributed.sync_buffers(module)
-                val = validation_loss(module, val_set, collate, s, ctx)
+                val = validation_loss(module, val_set, collate, s, ctx, recipe.validation_view)
                 files.log({"step": step, "split": "validate", **val})
                 if not steps_per_batch(scheduler) and "loss" in val:
                     scheduler.step(val["loss"])

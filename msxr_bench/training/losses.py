@@ -6,6 +6,7 @@
 - `mlm_loss`: masked-language-model cross-entropy of BioViL's CXR-BERT (masks from `training.text`).
 - `gloria_loss`: GLoRIA's local + global losses, the parity-tested upstream functions of
   `models/gloria_attention.py` (re-exported, not copied).
+- `nt_xent_loss`: SimCLR's normalised-temperature cross-entropy over the 2N views of N images.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from msxr_bench.models.gloria_attention import gloria_loss
 
 __all__ = ["BIOVIL_TAU", "BIOVIL_LAMBDA_GA", "CONVIRT_TAU", "CONVIRT_LAMBDA", "contrastive_loss", "mlm_loss",
-           "biovil_loss", "convirt_loss", "gloria_loss"]
+           "biovil_loss", "convirt_loss", "gloria_loss", "nt_xent_loss"]
 
 BIOVIL_TAU, BIOVIL_LAMBDA_GA = 0.5, 0.5
 CONVIRT_TAU, CONVIRT_LAMBDA = 0.1, 0.75
@@ -68,3 +69,20 @@ def convirt_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, temperature: f
                  image_to_text_weight: float = CONVIRT_LAMBDA) -> dict[str, torch.Tensor]:
     """ConVIRT: asymmetric InfoNCE, τ 0.1, λ 0.75 on image->text (Zhang et al.; edreisMD/vilmedic agree)."""
     return contrastive_loss(image_emb, text_emb, temperature, image_to_text_weight)
+
+
+def nt_xent_loss(view_a: torch.Tensor, view_b: torch.Tensor, temperature: float) -> dict[str, torch.Tensor]:
+    """SimCLR (Chen et al. 2020): z = L2-normalised embeddings of the 2N views; for each view the positive is the
+    other view of its image, the negatives the other 2N - 2 views; loss = mean over the 2N views of the cross-entropy
+    of cos / τ (the view itself left out)."""
+    if view_a.ndim != 2 or view_a.shape != view_b.shape or view_a.shape[0] < 2:
+        raise ValueError(f"need two [N >= 2, D] view embeddings, got {tuple(view_a.shape)} and {tuple(view_b.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    n = view_a.shape[0]
+    z = F.normalize(torch.cat([view_a, view_b]).float(), dim=-1)
+    logits = (z @ z.t() / temperature).fill_diagonal_(float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(logits.device)
+    loss = F.cross_entropy(logits, targets)
+    accuracy = (logits.argmax(dim=1) == targets).float().mean()
+    return {"loss": loss, "positive_top1": accuracy.detach()}

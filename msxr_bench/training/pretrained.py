@@ -37,13 +37,39 @@ def load_bert_encoder(bert: nn.Module, files: TextModelFiles) -> None:
 
 
 def load_masked_lm(model: nn.Module, files: TextModelFiles) -> None:
-    """A pretrained BERT-for-MLM checkpoint into a `CXRBertModel` (its projection head stays freshly initialised)."""
+    """A pretrained BERT-for-MLM checkpoint into a `CXRBertModel`. Its projection head is loaded too when the
+    checkpoint has one of the same shape (a CXR-BERT whose projection was pretrained, e.g. by the `cxr-bert`
+    recipe's section matching); otherwise it stays freshly initialised."""
     state = load_state_dict_file(files.weights.path)
-    load_checked(model, state, str(files.weights.path),
-                 ignore_unexpected=PRETRAINING_ONLY + ("bert.pooler.*", "cls_projection_head.*"),
-                 allow_missing=("cls_projection_head.*", "cls.predictions.decoder.*"))
+    own = model.state_dict()
+    head = [k for k in own if k.startswith("cls_projection_head.")]
+    keep_head = bool(head) and all(k in state and state[k].shape == own[k].shape for k in head)
+    ignore = PRETRAINING_ONLY + ("bert.pooler.*",) + (() if keep_head else ("cls_projection_head.*",))
+    load_checked(model, state, str(files.weights.path), ignore_unexpected=ignore,
+                 allow_missing=(() if keep_head else ("cls_projection_head.*",)) + ("cls.predictions.decoder.*",))
     model.tie_weights()
-    log.info("CXR-BERT initialised from %s", files.weights.source)
+    log.info("CXR-BERT initialised from %s (projection head %s)", files.weights.source,
+             "loaded" if keep_head else "new")
+
+
+def load_image_init(image_model: nn.Module, path: str | Path) -> str:
+    """--image-init of BioViL-style image models: a SimCLR checkpoint directory of this toolkit (trunk and
+    projector, as BioViL's image encoder starts from SimCLR) or a torchvision ResNet state_dict file (trunk only).
+    Returns what was loaded."""
+    directory = Path(path).expanduser()
+    if directory.is_dir():
+        from msxr_bench.adapters.simclr_checkpoint import IMAGE_WEIGHTS_NAME, read_simclr_config
+
+        config = read_simclr_config(directory)
+        if config.image != image_model.config:
+            raise ValueError(f"--image-init {directory}: a SimCLR image model {config.image}, this recipe builds "
+                             f"{image_model.config}")
+        state = load_state_dict_file(directory / IMAGE_WEIGHTS_NAME)
+        load_checked(image_model, state, str(directory / IMAGE_WEIGHTS_NAME))
+        log.info("image model (trunk + projector) initialised from SimCLR checkpoint %s", directory)
+        return f"SimCLR checkpoint {directory}"
+    load_imagenet_trunk(image_model.trunk, directory)
+    return f"ResNet state_dict {directory}"
 
 
 def load_imagenet_trunk(trunk: nn.Module, path: str | Path) -> None:

@@ -19,7 +19,8 @@ from msxr_bench.training.run_files import batch_to
 
 @torch.no_grad()
 def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, s: RecipeSettings,
-                    ctx: distributed.Process) -> dict[str, float]:
+                    ctx: distributed.Process, view: Callable | None = None) -> dict[str, float]:
+    """`view(images)` -> the batch's deterministic image entries (default: {"images": the centre crop})."""
     batch_size = min(s.batch_size, len(dataset) // ctx.world_size)
     if batch_size < 2:
         return {}
@@ -32,7 +33,9 @@ def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, 
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator().manual_seed(0))
     for batch in loader:
         batch = batch_to(batch, ctx.device)
-        batch["images"] = centre_view(batch["images"], s.crop)
+        if "images" in batch:
+            images = batch.pop("images")
+            batch.update(view(images) if view is not None else {"images": centre_view(images, s.crop)})
         for key, value in module(batch).items():
             sums[key] = sums.get(key, 0.0) + float(value)
         n += 1

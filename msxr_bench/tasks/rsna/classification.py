@@ -1,6 +1,7 @@
 """`rsna-cls`: zero-shot pneumonia classification on RSNA, score = cos(img, positive) - cos(img, negative).
 
-Prompt lists are averaged as hi-ml does (adapter.embed_prompt_list). AUROC is the main score; the other rates
+Prompt lists are averaged as hi-ml does (adapter.embed_prompt_list). With `prompt_sweep` every pair of the sweep is
+scored on the same image embeddings too (`sweep_scores.py`, BioViL paper Table A.1). AUROC is the main score; the other rates
 are given at the F1-maximising threshold (chosen on the evaluated split itself: optimistic, the paper's choice,
 flagged in every note) and at the natural threshold 0.
 """
@@ -14,12 +15,15 @@ import torch
 
 from msxr_bench.data.types import RsnaSample
 from msxr_bench.engine import ImageItem, shard
+from msxr_bench.hashing import file_sha256
 from msxr_bench.engine.images import image_failure_report
 from msxr_bench.metrics.classification import auroc, binary_metrics_at, f1_max_threshold
 from msxr_bench.tasks.base import Loaded, RowError, RowStatistic, Scored, Task, number_column
 from msxr_bench.tasks.context import RunContext
 from msxr_bench.tasks.rsna.selection import select_rsna
 from msxr_bench.tasks.rsna.spec import RsnaClsParams
+from msxr_bench.tasks.rsna.sweep import SWEEPS, load_sweep
+from msxr_bench.tasks.rsna.sweep_scores import paired_deltas, score_field, sweep_metrics
 from msxr_bench.tasks.spec import ProtocolSpec
 
 RATES = ("accuracy", "f1", "sensitivity", "specificity", "precision")
@@ -36,17 +40,18 @@ def prompt_direction(run: RunContext, positive: Sequence[str], negative: Sequenc
 
 
 def zero_shot_cosines(run: RunContext, samples: Sequence[RsnaSample], direction: torch.Tensor,
-                      ) -> tuple[dict[str, tuple[float, float]], list]:
-    """{patient_id: (cos positive, cos negative)} of every image that decoded (all ranks), and the failures."""
+                      ) -> tuple[dict[str, tuple[float, ...]], list]:
+    """{patient_id: (cos with each row of direction: positive, negative, ...)} of every image that decoded (all
+    ranks), and the failures."""
     items = shard([ImageItem(s.patient_id, s.image_path) for s in samples], run.rank, run.world_size)
     cos: dict[str, tuple[float, float]] = {}
     failures = []
     for batch in run.image_provider_for(run.adapter).batches(items):
         failures.extend(batch.failures)
         if batch.embeddings is not None:
-            sims = (batch.embeddings.global_ @ direction.T).double().cpu()  # [B, 2]
-            for item, (cp, cn) in zip(batch.items, sims.tolist()):
-                cos[item.key] = (cp, cn)
+            sims = (batch.embeddings.global_ @ direction.T).double().cpu()  # [B, 2 (+ 2 per swept pair)]
+            for item, row in zip(batch.items, sims.tolist()):
+                cos[item.key] = tuple(row)
     return run.gather_results(cos, failures)
 
 
@@ -56,10 +61,14 @@ class RsnaClsTask(Task):
 
     def score(self, samples: Sequence[RsnaSample], loaded: Loaded, params: RsnaClsParams,
               run: RunContext) -> Scored:
-        direction = prompt_direction(run, params.positive_prompts, params.negative_prompts)
+        pairs = load_sweep(params.prompt_sweep) if params.prompt_sweep else ()
+        direction = torch.cat([prompt_direction(run, params.positive_prompts, params.negative_prompts)]
+                              + [prompt_direction(run, p.positive, p.negative) for p in pairs])
         cos, failures = zero_shot_cosines(run, samples, direction)
         rows = [{"sample_id": s.patient_id, "label": s.label, "score": cos[s.patient_id][0] - cos[s.patient_id][1],
-                 "cos_positive": cos[s.patient_id][0], "cos_negative": cos[s.patient_id][1]}
+                 "cos_positive": cos[s.patient_id][0], "cos_negative": cos[s.patient_id][1],
+                 **{score_field(p.name): cos[s.patient_id][2 + 2 * k] - cos[s.patient_id][3 + 2 * k]
+                    for k, p in enumerate(pairs)}}
                 for s in samples if s.patient_id in cos]
         scoring = {
             "score": "cos(image, positive prompt embedding) - cos(image, negative prompt embedding), global "
@@ -78,6 +87,13 @@ class RsnaClsTask(Task):
             scores = torch.tensor([r["score"] for r in rows], dtype=torch.float64)
             labels = torch.tensor([r["label"] for r in rows], dtype=torch.float64)
             scoring["f1max_threshold"] = float(f1_max_threshold(scores, labels).threshold)
+        if pairs:
+            labels = torch.tensor([float(r["label"]) for r in rows], dtype=torch.float64)
+            scoring["prompt_sweep"] = {
+                "sweep": params.prompt_sweep if params.prompt_sweep in SWEEPS else Path(params.prompt_sweep).name,
+                "sweep_sha256": None if params.prompt_sweep in SWEEPS else file_sha256(Path(params.prompt_sweep)),
+                "pairs": [p.record() for p in pairs],
+                "paired_bootstrap": paired_deltas(rows, labels, pairs, run.n_bootstrap, run.seed) if rows else {}}
         n_pos = sum(r["label"] for r in rows)
         notes = [f"{len(rows)} images scored: {n_pos} positive, {len(rows) - n_pos} negative"]
         if loaded.split_record.get("n_ids_not_loaded"):
@@ -105,4 +121,5 @@ class RsnaClsTask(Task):
                     return getattr(f1_max_threshold(s, y) if t is None else binary_metrics_at(s, y, t), r)
 
                 out[f"{rate}@{suffix}"] = RowStatistic(data, rate_at, n, note=note)
+        out.update(sweep_metrics(rows, labels, scoring))
         return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
+
 from msxr_bench.data.types import DatasetFormatError
 from msxr_bench.tasks.spec import DatasetSpec, ProtocolSpec, TaskParams, TaskSpec
 
@@ -38,6 +40,17 @@ class RsnaClsParams(TaskParams):
     positive_prompts: tuple[str, ...] = PAPER_POSITIVE
     negative_prompts: tuple[str, ...] = PAPER_NEGATIVE
     natural_threshold: float = 0.0
+    # also score these prompt pairs (Table A.1): "paper", or a JSON file of pairs (tasks/rsna/sweep.py)
+    prompt_sweep: str | None = None
+
+    @field_validator("prompt_sweep")
+    @classmethod
+    def _sweep(cls, value: str | None) -> str | None:
+        if value is not None:
+            from msxr_bench.tasks.rsna.sweep import load_sweep
+
+            load_sweep(value)  # a missing or malformed file fails preflight, naming it
+        return value
 
 
 class RsnaSegParams(TaskParams):
@@ -60,6 +73,11 @@ RSNA_CLS = TaskSpec(
         "auroc": AUROC_DEFINITION,
         "@f1max": "at the threshold that maximises F1 on the evaluated split itself: optimistic (the paper's choice)",
         "@0": "at the natural threshold 0 (positive iff the positive prompt is closer)",
+        "[pair]": "with prompt_sweep: the same score with the prompts of that pair (auroc[pair], f1@f1max[pair])",
+        "delta_auroc[pair]": "AUROC of the pair minus AUROC of its reference pair on the same images; the CI is the "
+                             "paired bootstrap of metrics.bootstrap.paired_bootstrap (the paper prints |delta|)",
+        "abs_delta_auroc[pair]": "|delta_auroc[pair]|, the paper's |dAUC| (its CI: the same paired resamples, "
+                                 "absolute value taken in each)",
     },
     params=RsnaClsParams,
     implementation="msxr_bench.tasks.rsna.classification:RsnaClsTask",

@@ -1,5 +1,6 @@
 """RSNA Pneumonia Detection Challenge (stage 2): `stage_2_train_labels.csv`,
-`stage_2_detailed_class_info.csv` and `stage_2_train_images/<patientId>.dcm` (1024x1024).
+`stage_2_detailed_class_info.csv` and `stage_2_train_images/<patientId>.dcm` (1024x1024), or (the `probe`
+scale) smaller JPEG conversions `<patientId>.jpg` drawn at the scale's size, boxes still in the 1024 frame.
 
 Most DICOMs are 8-bit MONOCHROME2 JPEG-baseline like Kaggle's; a few are MONOCHROME1 (stored
 inverted) and a few 16-bit (BitsStored 12, RescaleSlope/Intercept) RLE-lossless (every other one
@@ -95,37 +96,47 @@ def dicom_bytes(plan: RsnaPlan, pixels: np.ndarray, seed: int, rle: bool = True)
     return buf.getvalue()
 
 
-def draw_rsna(job: tuple[RsnaPlan, int, bool]) -> tuple[bytes, list]:
-    """DICOM bytes of one image and its boxes (the given real boxes, or those measured on it)."""
-    plan, seed, rle = job
+def draw_rsna(job: tuple) -> tuple[bytes, list]:
+    """DICOM (or JPEG) bytes of one image and its boxes in the 1024 frame (the given real boxes, or those
+    measured on it). `job` = (plan, seed, rle[, size, image_format])."""
+    plan, seed, rle, size, image_format = (*job, RSNA_SIZE, "dcm")[:5]
     anatomy = plan.anatomy
-    if plan.encoding == "int16":  # no grain keeps the lossless files small
+    if plan.encoding == "int16" and image_format == "dcm":  # no grain keeps the lossless files small
         anatomy = dataclasses.replace(anatomy, noise=0.0)
-    drawn = render_frontal(anatomy, plan.findings, RSNA_SIZE, RSNA_SIZE)
+    drawn = render_frontal(anatomy, plan.findings, size, size)
+    to_frame = RSNA_SIZE / size
     if plan.real_boxes is not None:
         boxes = list(plan.real_boxes)
     elif plan.target:
-        boxes = [tuple(float(round(v)) for v in b) for per in drawn.boxes for b in per]
+        boxes = [tuple(float(round(v * to_frame)) for v in b) for per in drawn.boxes for b in per]
     else:
         boxes = []
+    if image_format == "jpg":
+        return jpeg_bytes(drawn.pixels, JPEG_QUALITY), boxes
     return dicom_bytes(plan, drawn.pixels, seed, rle), boxes
 
 
-def write_rsna(root: Path, plans: list[RsnaPlan], seed: int, tiny: bool, workers: int = 1) -> dict:
-    """Images and both CSVs; returns {patientId: ground truth}."""
+def write_rsna(root: Path, plans: list[RsnaPlan], seed: int, tiny: bool, workers: int = 1, size: int = RSNA_SIZE,
+               image_format: str = "dcm") -> dict:
+    """Images and both CSVs; returns {patientId: ground truth}. `size`/`image_format` other than 1024/"dcm":
+    JPEG conversions drawn at `size` (the loader reads `<patientId>.jpg`; boxes stay in the 1024 frame)."""
+    if image_format not in ("dcm", "jpg") or (image_format == "dcm" and size != RSNA_SIZE):
+        raise ValueError(f"RSNA images are {RSNA_SIZE}-px DICOMs or JPEG conversions, got {image_format} at {size}")
     int16 = [p.patient_id for p in plans if p.encoding == "int16"]
     rle = {pid: tiny or k % 2 == 0 for k, pid in enumerate(int16)}  # beyond tiny every other one uncompressed
-    jobs = [(p, seed, rle.get(p.patient_id, False)) for p in plans]
+    jobs = [(p, seed, rle.get(p.patient_id, False), size, image_format) for p in plans]
     truth: dict = {}
     label_rows, class_rows = [], []
-    for plan, (data, boxes) in zip(plans, parallel_map(draw_rsna, jobs, workers, "RSNA DICOMs")):
-        write_bytes(data, root / "stage_2_train_images" / f"{plan.patient_id}.dcm")
+    for plan, (data, boxes) in zip(plans, parallel_map(draw_rsna, jobs, workers, "RSNA DICOMs" if image_format == "dcm" else "RSNA JPEGs")):
+        write_bytes(data, root / "stage_2_train_images" / f"{plan.patient_id}.{image_format}")
         for box in boxes or [None]:
             x, y, w, h = box if box else (np.nan,) * 4
             label_rows.append({"patientId": plan.patient_id, "x": x, "y": y, "width": w, "height": h,
                                "Target": plan.target})
             class_rows.append({"patientId": plan.patient_id, "class": plan.klass})
         syntax = "jpeg-baseline" if plan.encoding != "int16" else "rle" if rle[plan.patient_id] else "explicit-le"
+        if image_format == "jpg":
+            syntax = f"jpeg {size}x{size} (conversion)"
         truth[plan.patient_id] = {
             "class": plan.klass, "target": plan.target, "view": plan.view, "encoding": plan.encoding,
             "transfer_syntax": syntax, "boxes": [list(b) for b in boxes],

@@ -13,6 +13,10 @@ RECIPES: dict[str, str] = {
     "biovil": "msxr_bench.training.recipes.biovil:BioViLRecipe",
     "gloria": "msxr_bench.training.recipes.gloria:GloriaRecipe",
     "convirt": "msxr_bench.training.recipes.convirt:ConvirtRecipe",
+    "biovil-l": "msxr_bench.training.recipes.biovil_l:BioViLLRecipe",
+    "biovil-baseline": "msxr_bench.training.recipes.baseline:BioViLBaselineRecipe",
+    "simclr": "msxr_bench.training.recipes.simclr:SimCLRRecipe",
+    "cxr-bert": "msxr_bench.training.recipes.cxrbert:CXRBertRecipe",
     "biovil-boxes": "msxr_bench.training.recipes.biovil_boxes:BioViLBoxesRecipe",
 }
 
@@ -27,10 +31,10 @@ def get_recipe(model: str, config: str = "paper", text_model: str | None = None,
     return getattr(importlib.import_module(module_name), cls)(config, text_model=text_model, image_init=image_init)
 
 
-def init_checkpoint(model: str, config: str, seed: int, tokenizer_dir: Path, out: Path,
-                    description: str = "") -> Path:
+def init_checkpoint(model: str, config: str, seed: int, tokenizer_dir: Path | None, out: Path,
+                    description: str = "", text_model: str | None = None) -> Path:
     """The recipe's model as initialised with `seed` (as `train` does before its first step), exported."""
-    recipe = get_recipe(model, config)
+    recipe = get_recipe(model, config, text_model)
     tokenizer = recipe.load_tokenizer(tokenizer_dir)
     torch.manual_seed(seed)
     module = recipe.build(tokenizer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -20,13 +21,14 @@ from torch.utils.data import Dataset
 from transformers import PreTrainedTokenizerBase
 
 from msxr_bench.geometry.types import Geometry
-from msxr_bench.training.augment import Augmentation
-from msxr_bench.data.mimic import find_mimic_roots, load_mimic_pairs
-from msxr_bench.data.types import SkipReport
+from msxr_bench.data.mimic import find_mimic_dicom_root, find_mimic_roots, load_mimic_pairs
+from msxr_bench.data.types import ImageReportPair, SkipReport
+from msxr_bench.training.augment import Augmentation, augment_batch, centre_view
 from msxr_bench.training.data import PairDataset, TextPolicy
 from msxr_bench.training.vocab import build_vocab, load_tokenizer, write_tokenizer
 
 ConfigName = Literal["tiny", "paper"]
+TokenizerOrNone = PreTrainedTokenizerBase | None
 CONFIGS = ("tiny", "paper")
 
 
@@ -66,22 +68,28 @@ class Recipe(ABC):
     """One model's training recipe for a config ("tiny" or "paper")."""
 
     name: str
+    uses_images: bool = True  # False: text-only pretraining (no image is decoded)
+    tiny_inits: tuple[str, ...] = ()  # "text_model" / "image_init": starting points the tiny config accepts too
 
     def __init__(self, config: ConfigName, text_model: str | None = None, image_init: str | None = None) -> None:
         if config not in CONFIGS:
             raise ValueError(f"config must be one of {CONFIGS}, got {config!r}")
         self.config, self.text_model, self.image_init = config, text_model, image_init
-        if config == "tiny" and (text_model or image_init):
-            raise ValueError("--text-model / --image-init initialise the paper config; "
-                             "the tiny config trains from scratch")
+        refused = [flag for flag, value, name in (("--text-model", text_model, "text_model"),
+                                                  ("--image-init", image_init, "image_init"))
+                   if value and name not in self.tiny_inits]
+        if config == "tiny" and refused:
+            raise ValueError(f"{' / '.join(refused)} initialise the paper config of {self.name}; "
+                             "its tiny config trains from scratch")
         self.settings = self.make_settings()
 
     @abstractmethod
     def make_settings(self) -> RecipeSettings: ...
 
     def make_tokenizer(self, corpus: list[str], directory: Path) -> PreTrainedTokenizerBase:
-        """Tiny: a WordPiece vocabulary of the training corpus, saved in `directory`. Paper: the pretrained one."""
-        if self.config == "tiny":
+        """Tiny: a WordPiece vocabulary of the training corpus, saved in `directory` (unless --text-model gives a
+        pretrained text model: then its own). Paper: the pretrained one."""
+        if self.config == "tiny" and not self.text_model:
             return write_tokenizer(build_vocab(corpus), directory)
         return self.pretrained_tokenizer(directory)
 
@@ -91,19 +99,24 @@ class Recipe(ABC):
     def pretrained_tokenizer(self, directory: Path) -> PreTrainedTokenizerBase:
         raise NotImplementedError
 
-    def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None
-                      ) -> tuple[Dataset, Dataset | None, SkipReport]:
+    def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None,
+                      image_format: str = "jpg") -> tuple[Dataset, Dataset | None, tuple[SkipReport, ...]]:
         """(train set, validation set or None, what was skipped): frontal MIMIC-CXR pairs of the official train and
-        validate splits with the recipe's report sections (a recipe on other data overrides this)."""
+        validate splits (JPG, or the DICOM release with image_format="dicom") with the recipe's report sections, as
+        `select_pairs` keeps them (a recipe on other data overrides this)."""
         s = self.settings
         jpg_root, reports_root = find_mimic_roots(data_root)
-        train_pairs, skips = load_mimic_pairs(jpg_root, reports_root, "train", True, s.text.loader_section)
-        val_pairs, _ = load_mimic_pairs(jpg_root, reports_root, "validate", True, s.text.loader_section)
+        pairs_of = partial(load_mimic_pairs, jpg_root, reports_root, frontal_only=True, section=s.text.loader_section,
+                           check_images=self.uses_images, image_format=image_format,
+                           dicom_root=find_mimic_dicom_root(data_root) if image_format == "dicom" else None)
+        train_pairs, skips = pairs_of("train")
+        train_pairs, selection_skips = self.select_pairs(train_pairs)
+        val_pairs = self.select_pairs(pairs_of("validate")[0])[0]
         if max_train_pairs:
             train_pairs = train_pairs[:max_train_pairs]
-        train_set = PairDataset(train_pairs, s.canvas_geometry(), s.text, seed, s.cache_images)
-        val_set = PairDataset(val_pairs, s.canvas_geometry(), s.text, seed, s.cache_images) if val_pairs else None
-        return train_set, val_set, skips
+        datasets = partial(PairDataset, canvas=s.canvas_geometry(), text=s.text, seed=seed,
+                           cache_images=s.cache_images, load_images=self.uses_images)
+        return datasets(train_pairs), datasets(val_pairs) if val_pairs else None, (skips, selection_skips)
 
     @abstractmethod
     def build(self, tokenizer: PreTrainedTokenizerBase) -> nn.Module: ...
@@ -114,6 +127,19 @@ class Recipe(ABC):
     @abstractmethod
     def export(self, module: nn.Module, tokenizer: PreTrainedTokenizerBase, directory: Path,
                training_data: tuple[str, ...], description: str) -> Path: ...
+
+    # ---- hooks with defaults (image-text recipes need none of them) -------------------------------------
+    def select_pairs(self, pairs: list[ImageReportPair]) -> tuple[list[ImageReportPair], SkipReport]:
+        """The pairs this recipe trains on (default: all), and what it left out."""
+        return pairs, SkipReport(source=f"{self.name} pair selection")
+
+    def augment(self, images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Training views of a batch of canvases (uint8 [B, R, R]): {"images": [B, 3, crop, crop]} by default."""
+        return {"images": augment_batch(images, self.settings.crop, self.settings.augmentation, generator)}
+
+    def validation_view(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The deterministic views of validation (default: the centre crop)."""
+        return {"images": centre_view(images, self.settings.crop)}
 
     def describe(self) -> dict:
         return {"model": self.name, "config": self.config, "text_model": self.text_model,

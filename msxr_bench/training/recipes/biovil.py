@@ -10,6 +10,9 @@ tiny: ResNet-10 of width 16 at 256 px (8x8 grid: BioViL's layer4 has stride 32, 
 over 1,200 steps. Tuned to learn the toy world in minutes: captions are one sentence of the impression, not the
 shuffled impression (single-phrase captions ground better; measured with width 8: whole impressions macro CNR
 0.66 / signed 0.33 after 600 steps, one sentence 0.85 / 0.41 after 900; width 16 lifted signed CNR to 0.83).
+Both configs may start from a text model folder (--text-model: e.g. a `cxr-bert` run's checkpoint, whose
+pretrained projection is kept when its size fits) and from a SimCLR checkpoint of the same image model
+(--image-init DIR; a torchvision ResNet file initialises the trunk only).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from msxr_bench.models.cxrbert import CXRBertConfig, CXRBertModel, cxrbert_confi
 from msxr_bench.training.augment import Augmentation
 from msxr_bench.training.data import TextPolicy
 from msxr_bench.training.losses import BIOVIL_LAMBDA_GA, BIOVIL_TAU, biovil_loss
-from msxr_bench.training.pretrained import load_imagenet_trunk, load_masked_lm, resolve_text_init
+from msxr_bench.training.pretrained import load_image_init, load_masked_lm, resolve_text_init
 from msxr_bench.training.recipes.base import Recipe, RecipeSettings, mask_rng, stack_images
 from msxr_bench.training.text import whole_word_mask
 
@@ -43,11 +46,17 @@ MAX_TEXT_TOKENS = 128
 
 
 class BioViLTrainModule(nn.Module):
-    """Image model + CXR-BERT; forward = global alignment on clean captions + MLM on masked ones."""
+    """Image model + CXR-BERT; forward = global alignment on clean captions + MLM on masked ones (mlm_weight 0:
+    global alignment only, the MLM head frozen so that DDP sees no unused parameter)."""
 
     def __init__(self, image_model: BioViLImageModel, text_model: CXRBertModel, mlm_weight: float = 1.0) -> None:
         super().__init__()
         self.image_model, self.text_model, self.mlm_weight = image_model, text_model, mlm_weight
+        if not mlm_weight:
+            shared = {id(p) for p in text_model.bert.parameters()}  # the decoder is tied to the word embeddings
+            for p in text_model.cls.parameters():
+                if id(p) not in shared:
+                    p.requires_grad_(False)
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         image_emb = self.image_model(batch["images"]).mean(dim=(2, 3))
@@ -63,6 +72,10 @@ class BioViLTrainModule(nn.Module):
 
 class BioViLRecipe(Recipe):
     name = "biovil"
+    mlm_weight = 1.0
+    # the tiny config may start from a text model folder (e.g. a `cxr-bert` run: "joint training can start from
+    # it") and from a SimCLR checkpoint of the same tiny image model
+    tiny_inits = ("text_model", "image_init")
 
     def make_settings(self) -> RecipeSettings:
         text = TextPolicy(sections=("impression", "findings"), mode="shuffled_section", shuffle_probability=0.5)
@@ -104,31 +117,43 @@ class BioViLRecipe(Recipe):
 
     # ---- model --------------------------------------------------------------------------------
     def build(self, tokenizer: PreTrainedTokenizerBase) -> BioViLTrainModule:
-        if self.config == "tiny":
-            image_model = BioViLImageModel(TINY_IMAGE)
+        image_model = BioViLImageModel(TINY_IMAGE if self.config == "tiny" else BioViLImageConfig())
+        if self.image_init:
+            load_image_init(image_model, self.image_init)
+        if self.config == "tiny" and not self.text_model:
             text_config = CXRBertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2,
                                         num_attention_heads=4, intermediate_size=256,
                                         max_position_embeddings=MAX_TEXT_TOKENS,
                                         projection_size=TINY_IMAGE.joint_feature_size,
                                         pad_token_id=tokenizer.pad_token_id, initializer_range=TINY_BERT_INIT_RANGE)
-            return BioViLTrainModule(image_model, CXRBertModel(text_config))
-        image_model = BioViLImageModel(BioViLImageConfig())
-        if self.image_init:
-            load_imagenet_trunk(image_model.trunk, self.image_init)
-        files = resolve_text_init(self.text_model, TEXT_INIT_REPO, None)
-        raw = json.loads((files.directory / "config.json").read_text())
-        raw.setdefault("projection_size", image_model.config.joint_feature_size)
-        raw["model_type"] = "cxr-bert"
-        text_model = CXRBertModel(cxrbert_config_from_dict(raw))
-        load_masked_lm(text_model, files)
-        return BioViLTrainModule(image_model, text_model)
+            return self.module(image_model, CXRBertModel(text_config))
+        return self.module(image_model, pretrained_text_model(self.text_model, image_model.config.joint_feature_size))
+
+    def module(self, image_model: BioViLImageModel, text_model: CXRBertModel) -> BioViLTrainModule:
+        return BioViLTrainModule(image_model, text_model, self.mlm_weight)
 
     def export(self, module: BioViLTrainModule, tokenizer: PreTrainedTokenizerBase, directory: Path,
                training_data: tuple[str, ...], description: str) -> Path:
         image = module.image_model
         crop = self.settings.crop
         resize = 512 if self.config == "paper" else crop
-        config = BioViLCheckpointConfig(model="biovil", image=image.config, resize=resize, crop=crop,
+        config = BioViLCheckpointConfig(model=self.adapter_name, image=image.config, resize=resize, crop=crop,
                                         smoothing_sigma=SMOOTHING_SIGMA, training_data=training_data,
                                         description=description)
         return save_biovil_checkpoint(directory, image, module.text_model, tokenizer, config)
+
+    adapter_name = "biovil"  # the adapter that loads the export
+
+
+def pretrained_text_model(text_model: str | None, joint: int) -> CXRBertModel:
+    """CXR-BERT (or any BERT MLM folder / hub id: --text-model) with a projection to `joint` dimensions; a CXR-BERT
+    whose projection already has that size keeps it (`load_masked_lm`)."""
+    files = resolve_text_init(text_model, TEXT_INIT_REPO, None)
+    raw = json.loads((files.directory / "config.json").read_text())
+    if raw.get("projection_size") not in (None, joint):
+        raw["projection_size"] = joint  # a projection of another size cannot be kept: a new one is trained
+    raw.setdefault("projection_size", joint)
+    raw["model_type"] = "cxr-bert"
+    model = CXRBertModel(cxrbert_config_from_dict(raw))
+    load_masked_lm(model, files)
+    return model

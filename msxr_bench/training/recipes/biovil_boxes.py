@@ -79,8 +79,11 @@ class BioViLBoxesRecipe(Recipe):
         c = self.backbone_config
         return Geometry("resize_crop", resize=c.resize, crop=c.crop, grid=(1, 1))
 
-    def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None
-                      ) -> tuple[Dataset, Dataset | None, SkipReport]:
+    def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None,
+                      image_format: str = "jpg") -> tuple[Dataset, Dataset | None, tuple[SkipReport, ...]]:
+        if image_format != "jpg":
+            raise ValueError("biovil-boxes trains on MS-CXR's MIMIC-CXR-JPG images: --image-format dicom does not "
+                             "apply")
         annotations = find_mscxr_annotations(data_root, RELEASE)
         train, skips = load_mscxr(annotations, data_root, split="train")
         val, _ = load_mscxr(annotations, data_root, split="val")
@@ -88,7 +91,7 @@ class BioViLBoxesRecipe(Recipe):
             train = train[:max_train_pairs]
         s, model = self.settings, self.model_geometry()
         return (BoxPhraseDataset(train, s.canvas_geometry(), model, s.cache_images),
-                BoxPhraseDataset(val, s.canvas_geometry(), model, s.cache_images) if val else None, skips)
+                BoxPhraseDataset(val, s.canvas_geometry(), model, s.cache_images) if val else None, (skips,))
 
     def make_tokenizer(self, corpus: list[str], directory: Path) -> PreTrainedTokenizerBase:
         """The backbone's own tokenizer (the head reads the backbone's phrase embeddings)."""
