@@ -21,21 +21,27 @@ class Scale:
     mscxr_size: int = 512  # side of most MS-CXR images
     lateral_share: float = 0.2  # studies that also get a lateral image
     missing_view_share: float = 0.02  # frontal images whose ViewPosition is missing (NaN)
+    temporal_train_subjects: int = 0  # MIMIC `train` subjects with a prior and a current study (BioViL-T recipe)
+    mscxrt_subjects: int = 0  # MS-CXR-T image pairs (one row each)
+    mscxrt_sentence_pairs: int = 0  # rows of the MS-CXR-T sentence-similarity file
 
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale(
         name="tiny", train_images=150, validate_images=12, test_images=6, mscxr_images=40, mscxr_full_size=2,
         rsna_images=24, rsna_positive_share=0.5, radnli_pairs=60, mednli_pairs=(300, 60, 60),
-        missing_view_share=0.03, lateral_share=0.15,
+        missing_view_share=0.03, lateral_share=0.15, temporal_train_subjects=40, mscxrt_subjects=24,
+        mscxrt_sentence_pairs=40,
     ),
     "small": Scale(
         name="small", train_images=3000, validate_images=120, test_images=40, mscxr_images=260, mscxr_full_size=3,
         rsna_images=500, rsna_positive_share=0.3, radnli_pairs=480, mednli_pairs=(3000, 400, 400),
+        temporal_train_subjects=1200, mscxrt_subjects=150, mscxrt_sentence_pairs=361,
     ),
     "full": Scale(
         name="full", train_images=20000, validate_images=500, test_images=200, mscxr_images=1047, mscxr_full_size=8,
         rsna_images=4000, rsna_positive_share=0.25, radnli_pairs=480, mednli_pairs=(11232, 1395, 1422),
+        temporal_train_subjects=5000, mscxrt_subjects=1045, mscxrt_sentence_pairs=361,
     ),
 }
 

@@ -1,6 +1,7 @@
 """Generate a whole toy CXR world under one directory, in the data-root layout the tasks read:
-mimic-cxr-jpg/, mimic-cxr-reports/, ms-cxr/, rsna-pneumonia/, radnli/, mednli/ and toyworld.json
-(seed, scale, version, counts and every image's ground-truth findings and boxes)."""
+mimic-cxr-jpg/, mimic-cxr-reports/, ms-cxr/, ms-cxr-t/, rsna-pneumonia/, radnli/, mednli/, toyworld.json
+(seed, scale, version, counts and every image's ground-truth findings and boxes) and toyworld-temporal.json
+(the temporal subjects' images and changes)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pathlib import Path
 from msxr_bench.toyworld.plan import plan_mimic
 from msxr_bench.toyworld.rsna_plan import plan_rsna
 from msxr_bench.toyworld.scales import get_scale
+from msxr_bench.toyworld.temporal import plan_temporal
 from msxr_bench.toyworld.writers.common import write_json
 from msxr_bench.toyworld.writers.mimic import write_mimic
 from msxr_bench.toyworld.writers.mscxr import write_mscxr
+from msxr_bench.toyworld.writers.mscxrt import temporal_studies, write_mscxrt
 from msxr_bench.toyworld.writers.nli import write_nli
 from msxr_bench.toyworld.writers.rsna import write_rsna
 
@@ -36,11 +39,14 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     out = Path(out)
     start = time.perf_counter()
     studies = plan_mimic(seed, spec)
-    mimic_truth = write_mimic(out / "mimic-cxr-jpg", out / "mimic-cxr-reports", studies, workers)
+    temporal = plan_temporal(seed, spec, studies)
+    mimic_truth = write_mimic(out / "mimic-cxr-jpg", out / "mimic-cxr-reports", studies, workers,
+                              extra_table_studies=temporal_studies(temporal))
     mscxr_counts = write_mscxr(out / "ms-cxr", studies, mimic_truth)
     rsna_plans = plan_rsna(seed, spec, rsna_boxes)
     rsna_truth = write_rsna(out / "rsna-pneumonia", rsna_plans, seed, tiny=scale == "tiny", workers=workers)
     nli_counts = write_nli(out, seed, spec)
+    mscxrt_counts = write_mscxrt(out, temporal, seed, spec, workers)  # summarised in its own truth file
     splits = [s.split for s in studies]
     counts = {
         "mimic_studies": {k: splits.count(k) for k in ("train", "validate", "test")},
@@ -53,4 +59,4 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     summary = {"generator": "msxr_bench.toyworld", "version": GENERATOR_VERSION, "seed": seed, "scale": scale,
                "rsna_boxes": "real" if rsna_boxes else "world", "counts": counts, "conventions": CONVENTIONS}
     write_json({**summary, "mimic": mimic_truth, "rsna": rsna_truth}, out / "toyworld.json", indent=None)
-    return {**summary, "seconds": round(time.perf_counter() - start, 1), "out": str(out)}
+    return {**summary, "mscxrt": mscxrt_counts, "seconds": round(time.perf_counter() - start, 1), "out": str(out)}
