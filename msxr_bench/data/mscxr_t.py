@@ -31,8 +31,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from msxr_bench.data.tables import dataset_dirs, files_parent, first_existing, read_table, records
 from msxr_bench.data.types import DatasetFormatError, SkipReport
+
+# msxr_bench.data.tables (pandas) is imported where a file is read: the task declarations import the names above,
+# and `msxr-bench list` must not load pandas
 
 IMAGE_FILE = "MS_CXR_T_temporal_image_classification_v1.0.0.csv"
 SENTENCE_FILE = "MS_CXR_T_temporal_sentence_similarity_v1.0.0.csv"
@@ -77,6 +79,8 @@ class SentencePair:
 def find_mscxrt_file(data_root: Path, name: str) -> Path:
     """`name` (IMAGE_FILE or SENTENCE_FILE) in DATA_ROOT/ms-cxr-t/, DATA_ROOT or a PhysioNet download folder
     (`ms-cxr-t-.../`); a file path is returned as is."""
+    from msxr_bench.data.tables import dataset_dirs, first_existing
+
     data_root = Path(data_root)
     if data_root.is_file():
         return data_root
@@ -89,6 +93,8 @@ def find_mscxrt_file(data_root: Path, name: str) -> Path:
 
 def mimic_split_of_studies(data_root: Path) -> dict[str, str] | None:
     """{study_id: MIMIC-CXR split} from mimic-cxr-2.0.0-split.csv(.gz) under DATA_ROOT, None when there is none."""
+    from msxr_bench.data.tables import files_parent, first_existing, read_table, records
+
     base = files_parent(Path(data_root), "mimic-cxr-jpg")
     table = first_existing([base / "mimic-cxr-2.0.0-split.csv.gz", base / "mimic-cxr-2.0.0-split.csv"])
     if table is None:
@@ -144,6 +150,8 @@ def _row_ids(r: dict[str, str]) -> tuple[tuple[str, str, str, str, str] | None, 
 def load_progression(csv: Path, images_root: Path, check_images: bool = True
                      ) -> tuple[list[ProgressionSample], SkipReport]:
     """Samples in file order (row, then finding order) and the report of what was skipped."""
+    from msxr_bench.data.tables import files_parent, read_table, records
+
     csv = Path(csv)
     table = read_table(csv, IMAGE_COLUMNS, "MS-CXR-T image classification CSV")
     base = files_parent(Path(images_root), "mimic-cxr-jpg")
@@ -188,6 +196,8 @@ def load_progression(csv: Path, images_root: Path, check_images: bool = True
 
 def load_sentence_pairs(csv: Path) -> tuple[list[SentencePair], SkipReport]:
     """Pairs in file order and the report of skipped rows."""
+    from msxr_bench.data.tables import read_table, records
+
     csv = Path(csv)
     table = read_table(csv, SENTENCE_COLUMNS, "MS-CXR-T sentence similarity CSV")
     skips = SkipReport(source=csv.name)

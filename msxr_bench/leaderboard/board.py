@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from msxr_bench.data.splits import KNOWN_SPLITS
 from msxr_bench.tasks.radnli.spec import RadnliParams
 from msxr_bench.tasks.rsna.selection import POSITIVES_OF_SPLIT
+from msxr_bench.tasks.temporal.spec import DEFAULT_PROMPTS
 from msxr_bench.training.nli_config import NLIFinetuneConfig
 
 Track = str  # "real" | "toyworld"
@@ -107,6 +108,25 @@ BOARD: dict[str, BoardSetting] = {
             task="radnli", title="RadNLI accuracy (fine-tuned)", dataset_version="1.0", split="test",
             split_scheme=None, canonical=_RADNLI_TEST,
             scoring={"seeds": _RADNLI_SEEDS, "hyperparameters": NLIFinetuneConfig().to_dict()},
+        ),
+        BoardSetting(
+            task="ms-cxr-t-cls", title="MS-CXR-T macro accuracy", dataset_version="1.0.0", split="all",
+            split_scheme=None,
+            canonical={
+                # PhysioNet's 1,326 labels (every labelled (pair, finding)); their id hash needs the real file
+                "real": SampleSet(1326, None),
+                "toyworld": SampleSet(29, "b2a395b997dd6afb4248636117201f340c50d81d0f857bd9917d792a31aa6f44"),
+            },
+            scoring={"mode": "zero-shot", "prompts": DEFAULT_PROMPTS, "label_quality": None},
+        ),
+        BoardSetting(
+            task="ms-cxr-t-sim", title="MS-CXR-T sentence ROC-AUC", dataset_version="1.0.0", split="all",
+            split_scheme=None,
+            canonical={
+                "real": SampleSet(361, None),
+                "toyworld": SampleSet(40, "3610e7f6627458ff80db155c4edf23b746621e8da7a8733d4536815a57b97b04"),
+            },
+            scoring={"threshold_folds": 5, "fold_seed": 0},
         ),
     )
 }
