@@ -1,4 +1,4 @@
-"""`msxr-bench train`: pretrain BioViL, GLoRIA or ConVIRT on MIMIC-CXR image-report pairs (the library:
+"""`msxr-bench train`: pretrain BioViL, BioViL-T, GLoRIA or ConVIRT on MIMIC-CXR image-report pairs (the library:
 `msxr_bench.training.loop.train`). Single process, or many with `torchrun --nproc-per-node N -m msxr_bench train`."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ EPILOG = """\b
 Examples:
   msxr-bench toyworld --out toy --scale small
   msxr-bench train --model biovil --config tiny --data-root toy --output runs/biovil-tiny
+  msxr-bench train --model biovil-t --config tiny --data-root toy --output runs/biovil-t-tiny
   msxr-bench evaluate --model biovil --model-arg checkpoint=runs/biovil-tiny/checkpoint --task ms-cxr --data-root toy
   torchrun --nproc-per-node 8 -m msxr_bench train --model gloria --data-root ~/data --output runs/gloria \\
       --image-init resnet50-11ad3fa6.pth
@@ -26,8 +27,9 @@ format). --batch-size is per process.
 
 
 @click.command("train", epilog=EPILOG)
-@click.option("--model", "model_name", required=True, type=click.Choice(["biovil", "gloria", "convirt"]),
-              help="Model to train.")
+@click.option("--model", "model_name", required=True,
+              type=click.Choice(["biovil", "gloria", "convirt", "biovil-t"]),
+              help="Model to train (biovil-t: current + prior image from the metadata's previous study).")
 @click.option("--data-root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with mimic-cxr-jpg/ and mimic-cxr-reports/ (official split and metadata tables).")
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),

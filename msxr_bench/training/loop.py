@@ -24,7 +24,7 @@ from tqdm import tqdm
 from msxr_bench.data.mimic import find_mimic_roots, load_mimic_pairs
 from msxr_bench.engine import distributed
 from msxr_bench.training.augment import augment_batch
-from msxr_bench.training.data import EpochBatchSampler, PairDataset
+from msxr_bench.training.data import EpochBatchSampler
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
 from msxr_bench.training.recipes import get_recipe
 from msxr_bench.training.run_files import RunFiles, batch_to, training_data_of
@@ -97,8 +97,9 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     val_pairs, _ = load_mimic_pairs(jpg_root, reports_root, "validate", True, s.text.loader_section)
     if opts.max_train_pairs:
         train_pairs = train_pairs[:opts.max_train_pairs]
-    train_set = PairDataset(train_pairs, s.canvas_geometry(), s.text, opts.seed, s.cache_images)
-    val_set = PairDataset(val_pairs, s.canvas_geometry(), s.text, opts.seed, s.cache_images) if val_pairs else None
+    train_set = recipe.make_dataset(train_pairs, s.canvas_geometry(), s.text, opts.seed, s.cache_images, jpg_root)
+    val_set = recipe.make_dataset(val_pairs, s.canvas_geometry(), s.text, opts.seed, s.cache_images, jpg_root) \
+        if val_pairs else None
     if ctx.is_main and skips.total:
         log.warning("training pairs skipped: %s", skips.summary())
 
@@ -180,6 +181,9 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
             batch = batch_to(batch, ctx.device)
             batch["images"] = augment_batch(batch["images"], s.crop, s.augmentation,
                                             _generator(opts.seed, step, 1 + ctx.rank))
+            for k, key in enumerate(recipe.image_keys[1:], start=1):  # e.g. BioViL-T's prior images, independently
+                batch[key] = augment_batch(batch[key], s.crop, s.augmentation,
+                                           _generator(opts.seed, step, 1 + ctx.rank + 1000 * k))
             with torch.autocast(ctx.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 losses = model(batch)
             loss = losses["loss"]
@@ -210,7 +214,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
             progress.set_postfix(loss=f"{record['loss']:.3f}")
             if val_set is not None and (step % val_every == 0 or step == total):
                 distributed.sync_buffers(module)
-                val = validation_loss(module, val_set, collate, s, ctx)
+                val = validation_loss(module, val_set, collate, s, ctx, recipe.image_keys)
                 files.log({"step": step, "split": "validate", **val})
                 if not steps_per_batch(scheduler) and "loss" in val:
                     scheduler.step(val["loss"])

@@ -19,7 +19,7 @@ from msxr_bench.training.run_files import batch_to
 
 @torch.no_grad()
 def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, s: RecipeSettings,
-                    ctx: distributed.Process) -> dict[str, float]:
+                    ctx: distributed.Process, image_keys: tuple[str, ...] = ("images",)) -> dict[str, float]:
     batch_size = min(s.batch_size, len(dataset) // ctx.world_size)
     if batch_size < 2:
         return {}
@@ -32,7 +32,8 @@ def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, 
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator().manual_seed(0))
     for batch in loader:
         batch = batch_to(batch, ctx.device)
-        batch["images"] = centre_view(batch["images"], s.crop)
+        for key in image_keys:
+            batch[key] = centre_view(batch[key], s.crop)
         for key, value in module(batch).items():
             sums[key] = sums.get(key, 0.0) + float(value)
         n += 1

@@ -13,6 +13,7 @@ RECIPES: dict[str, str] = {
     "biovil": "msxr_bench.training.recipes.biovil:BioViLRecipe",
     "gloria": "msxr_bench.training.recipes.gloria:GloriaRecipe",
     "convirt": "msxr_bench.training.recipes.convirt:ConvirtRecipe",
+    "biovil-t": "msxr_bench.training.recipes.biovil_t:BioViLTRecipe",
 }
 
 __all__ = ["CONFIGS", "RECIPES", "Recipe", "RecipeSettings", "get_recipe", "init_checkpoint"]

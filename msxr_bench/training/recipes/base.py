@@ -20,7 +20,8 @@ from transformers import PreTrainedTokenizerBase
 
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.training.augment import Augmentation
-from msxr_bench.training.data import TextPolicy
+from msxr_bench.data.types import ImageReportPair
+from msxr_bench.training.data import PairDataset, TextPolicy
 from msxr_bench.training.vocab import build_vocab, load_tokenizer, write_tokenizer
 
 ConfigName = Literal["tiny", "paper"]
@@ -63,6 +64,7 @@ class Recipe(ABC):
     """One model's training recipe for a config ("tiny" or "paper")."""
 
     name: str
+    image_keys: tuple[str, ...] = ("images",)  # batch entries the loop augments (and centre-crops to validate)
 
     def __init__(self, config: ConfigName, text_model: str | None = None, image_init: str | None = None) -> None:
         if config not in CONFIGS:
@@ -87,6 +89,11 @@ class Recipe(ABC):
 
     def pretrained_tokenizer(self, directory: Path) -> PreTrainedTokenizerBase:
         raise NotImplementedError
+
+    def make_dataset(self, pairs: list[ImageReportPair], canvas: Geometry, text: TextPolicy, seed: int,
+                     cache_images: bool, jpg_root: Path) -> PairDataset:
+        """The training (or validation) set of MIMIC image-report pairs (`jpg_root`: their MIMIC-CXR-JPG release)."""
+        return PairDataset(pairs, canvas, text, seed, cache_images)
 
     @abstractmethod
     def build(self, tokenizer: PreTrainedTokenizerBase) -> nn.Module: ...

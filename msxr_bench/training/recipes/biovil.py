@@ -49,8 +49,12 @@ class BioViLTrainModule(nn.Module):
         super().__init__()
         self.image_model, self.text_model, self.mlm_weight = image_model, text_model, mlm_weight
 
+    def image_embedding(self, batch: dict) -> torch.Tensor:
+        """[B, D] unnormalised global image embedding (mean of the projected patches)."""
+        return self.image_model(batch["images"]).mean(dim=(2, 3))
+
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
-        image_emb = self.image_model(batch["images"]).mean(dim=(2, 3))
+        image_emb = self.image_embedding(batch)
         text_emb = self.text_model.get_projected_text_embeddings(batch["input_ids"], batch["attention_mask"],
                                                                  normalize_embeddings=False)
         mlm_logits = None
@@ -104,24 +108,26 @@ class BioViLRecipe(Recipe):
 
     # ---- model --------------------------------------------------------------------------------
     def build(self, tokenizer: PreTrainedTokenizerBase) -> BioViLTrainModule:
-        if self.config == "tiny":
-            image_model = BioViLImageModel(TINY_IMAGE)
-            text_config = CXRBertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2,
-                                        num_attention_heads=4, intermediate_size=256,
-                                        max_position_embeddings=MAX_TEXT_TOKENS,
-                                        projection_size=TINY_IMAGE.joint_feature_size,
-                                        pad_token_id=tokenizer.pad_token_id, initializer_range=TINY_BERT_INIT_RANGE)
-            return BioViLTrainModule(image_model, CXRBertModel(text_config))
-        image_model = BioViLImageModel(BioViLImageConfig())
-        if self.image_init:
+        image_model = BioViLImageModel(TINY_IMAGE if self.config == "tiny" else BioViLImageConfig())
+        if self.config == "paper" and self.image_init:
             load_imagenet_trunk(image_model.trunk, self.image_init)
+        return BioViLTrainModule(image_model, self.build_text_model(tokenizer, image_model.config.joint_feature_size))
+
+    def build_text_model(self, tokenizer: PreTrainedTokenizerBase, projection_size: int) -> CXRBertModel:
+        """Tiny: a 2-layer BERT of width 128 from scratch; paper: CXR-BERT from --text-model (default the hub)."""
+        if self.config == "tiny":
+            return CXRBertModel(CXRBertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2,
+                                              num_attention_heads=4, intermediate_size=256,
+                                              max_position_embeddings=MAX_TEXT_TOKENS, projection_size=projection_size,
+                                              pad_token_id=tokenizer.pad_token_id,
+                                              initializer_range=TINY_BERT_INIT_RANGE))
         files = resolve_text_init(self.text_model, TEXT_INIT_REPO, None)
         raw = json.loads((files.directory / "config.json").read_text())
-        raw.setdefault("projection_size", image_model.config.joint_feature_size)
+        raw.setdefault("projection_size", projection_size)
         raw["model_type"] = "cxr-bert"
         text_model = CXRBertModel(cxrbert_config_from_dict(raw))
         load_masked_lm(text_model, files)
-        return BioViLTrainModule(image_model, text_model)
+        return text_model
 
     def export(self, module: BioViLTrainModule, tokenizer: PreTrainedTokenizerBase, directory: Path,
                training_data: tuple[str, ...], description: str) -> Path:
