@@ -13,6 +13,7 @@ EPILOG = """\b
 Examples:
   msxr-bench toyworld --out /tmp/toy                      the committed fixture's world (tiny, seed 0)
   msxr-bench toyworld --out /tmp/toy-small --scale small  thousands of training pairs (for `train`)
+  msxr-bench toyworld --out /tmp/toy-temporal --scale temporal   priors for `train --model biovil-t`
   msxr-bench toyworld --out /tmp/toy --rsna-boxes kaggle_stage_2_train_labels.csv.zip
 """
 
@@ -23,13 +24,14 @@ Examples:
 @click.option("--seed", default=0, show_default=True, type=int,
               help="World seed; the same seed and scale give byte-identical files.")
 @click.option("--scale", default="tiny", show_default=True, type=click.Choice(list(SCALES)),
-              help="tiny = the committed fixture; small = thousands of training pairs; full = larger.")
+              help="tiny = the committed fixture; small = thousands of training pairs; full = larger; "
+                   "temporal = training subjects with prior studies (BioViL-T's temporal recipe).")
 @click.option("--rsna-boxes", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A real stage_2_train_labels.csv(.zip): draw RSNA opacities at real box positions.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes that draw images (default: 1 for tiny, else up to 4 CPUs); files do not depend on it.")
 def toyworld_cmd(out: Path, seed: int, scale: str, rsna_boxes: Path | None, workers: int | None) -> None:
-    """Generate the toy CXR world (images, reports, MS-CXR, RSNA, RadNLI, MedNLI) under OUT."""
+    """Generate the toy CXR world (images, reports, MS-CXR, MS-CXR-T, RSNA, RadNLI, MedNLI) under OUT."""
     from msxr_bench.toyworld import generate
 
     if out.exists() and any(out.iterdir()):
@@ -45,3 +47,6 @@ def toyworld_cmd(out: Path, seed: int, scale: str, rsna_boxes: Path | None, work
     click.echo(f"  RSNA:      {c['rsna_images']} DICOMs ({c['rsna_positive']} positive)")
     click.echo(f"  RadNLI:    {c['radnli_dev']} dev + {c['radnli_test']} test; "
                f"MedNLI: {c['mednli_train']}/{c['mednli_dev']}/{c['mednli_test']}")
+    t = summary["mscxrt"]
+    click.echo(f"  MS-CXR-T:  {t['pairs']} image pairs ({t['labels']} labels), {t['sentence_pairs']} sentence pairs; "
+               f"{t['training_subjects']} training subjects with a prior study")

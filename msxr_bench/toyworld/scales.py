@@ -1,4 +1,6 @@
-"""How big each dataset of the toy world is at each scale (`tiny` = the committed fixture)."""
+"""How big each dataset of the toy world is at each scale (`tiny` = the committed fixture; `temporal` = the world of
+BioViL-T's temporal recipe). Training subjects with priors are in `temporal` only, so that the MIMIC `train` and
+`validate` pairs of `small` and `full` (what the other recipes train on) are those of worlds made before MS-CXR-T."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ class Scale:
     lateral_share: float = 0.2  # studies that also get a lateral image
     missing_view_share: float = 0.02  # frontal images whose ViewPosition is missing (NaN)
     temporal_train_subjects: int = 0  # MIMIC `train` subjects with a prior and a current study (BioViL-T recipe)
-    mscxrt_subjects: int = 0  # MS-CXR-T image pairs (one row each)
+    mscxrt_subjects: int = 0  # MS-CXR-T image pairs (one row each); a tenth in MIMIC `validate`, the rest `test`...
+    mscxrt_train_share: float = 0.0  # ... but for this share in MIMIC `train` (rows a model trained here has seen)
     mscxrt_sentence_pairs: int = 0  # rows of the MS-CXR-T sentence-similarity file
 
 
@@ -30,18 +33,25 @@ SCALES: dict[str, Scale] = {
     "tiny": Scale(
         name="tiny", train_images=150, validate_images=12, test_images=6, mscxr_images=40, mscxr_full_size=2,
         rsna_images=24, rsna_positive_share=0.5, radnli_pairs=60, mednli_pairs=(300, 60, 60),
-        missing_view_share=0.03, lateral_share=0.15, temporal_train_subjects=40, mscxrt_subjects=24,
+        missing_view_share=0.03, lateral_share=0.15, mscxrt_subjects=24, mscxrt_train_share=0.1,
         mscxrt_sentence_pairs=40,
     ),
     "small": Scale(
         name="small", train_images=3000, validate_images=120, test_images=40, mscxr_images=260, mscxr_full_size=3,
         rsna_images=500, rsna_positive_share=0.3, radnli_pairs=480, mednli_pairs=(3000, 400, 400),
-        temporal_train_subjects=1200, mscxrt_subjects=150, mscxrt_sentence_pairs=361,
+        mscxrt_subjects=150, mscxrt_sentence_pairs=361,
     ),
     "full": Scale(
         name="full", train_images=20000, validate_images=500, test_images=200, mscxr_images=1047, mscxr_full_size=8,
         rsna_images=4000, rsna_positive_share=0.25, radnli_pairs=480, mednli_pairs=(11232, 1395, 1422),
-        temporal_train_subjects=5000, mscxrt_subjects=1045, mscxrt_sentence_pairs=361,
+        mscxrt_subjects=1045, mscxrt_sentence_pairs=361,
+    ),
+    # BioViL-T's temporal recipe: 1,500 training subjects with a prior and a current study (plus a base world
+    # smaller than `small`); MS-CXR-T rows as in `small`, a tenth of them in MIMIC train
+    "temporal": Scale(
+        name="temporal", train_images=1000, validate_images=120, test_images=40, mscxr_images=60, mscxr_full_size=1,
+        rsna_images=24, rsna_positive_share=0.5, radnli_pairs=60, mednli_pairs=(300, 60, 60),
+        temporal_train_subjects=1500, mscxrt_subjects=150, mscxrt_train_share=0.1, mscxrt_sentence_pairs=361,
     ),
 }
 

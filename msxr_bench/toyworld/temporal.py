@@ -28,7 +28,7 @@ TEMPORAL_CATEGORIES = {"consolidation": "Consolidation", "edema": "Edema", "pleu
                        "pneumonia": "Pneumonia", "pneumothorax": "Pneumothorax"}
 PROGRESSIONS = ("improving", "stable", "worsening")
 PRIOR_SHIFT = {"improving": 1, "stable": 0, "worsening": -1}  # prior level = current level + shift
-LEVELS = (0.55, 0.75, 1.0, 1.3, 1.6)  # size/density factor of levels 0..4
+LEVELS = (0.45, 0.7, 1.0, 1.4, 1.85)  # size/density factor of levels 0..4
 LABEL_QUALITIES = ("one_expert", "multiple_experts")  # written to the MS-CXR-T CSV (vocabulary unverified)
 EPOCH = dt.date(2100, 1, 1)  # MIMIC dates are shifted into the 22nd century
 
@@ -65,13 +65,13 @@ def at_level(f: Finding, level: int) -> Finding:
     k, p = LEVELS[level], dict(f.params)
     size = ("small", "small", "moderate", "large", "large")[level]
     if f.category in ("Pneumonia", "Consolidation"):
-        p["radius"], p["amp"] = 0.30 * k ** 0.5, {"Pneumonia": 0.26, "Consolidation": 0.32}[f.category] * k ** 0.5
+        p["radius"], p["amp"] = 0.29 * k ** 0.6, {"Pneumonia": 0.26, "Consolidation": 0.32}[f.category] * k ** 0.6
     elif f.category == "Pleural Effusion":
-        p["depth"], p["amp"] = 0.42 * k, 0.36 * min(1.2, k ** 0.5)
+        p["depth"], p["amp"] = 0.38 * k, 0.36 * min(1.25, k ** 0.5)
     elif f.category == "Pneumothorax":
-        p["gap"], p["amp"] = 0.17 * k, 0.13
+        p["gap"], p["amp"] = 0.15 * k, 0.13
     elif f.category == "Edema":
-        p["amp"], size = 0.15 * k, ("mild", "mild", "moderate", "severe", "severe")[level]
+        p["amp"], size = 0.14 * k, ("mild", "mild", "moderate", "severe", "severe")[level]
     else:
         raise ValueError(f"{f.category} has no temporal levels")
     return replace(f, severity=size, hard=False, hedge=False, params=p)
@@ -161,12 +161,13 @@ class _TemporalPlanner:
 
 
 def plan_temporal(seed: int, scale: Scale, existing: list[StudyPlan]) -> list[TemporalSubject]:
-    """Training subjects (MIMIC `train`) then MS-CXR-T subjects (mostly MIMIC `test`; a tenth in `train` and a
-    tenth in `validate`, as the real MS-CXR-T rows are spread over the MIMIC split)."""
+    """Training subjects (MIMIC `train`) then MS-CXR-T subjects: a tenth in MIMIC `validate`, `mscxrt_train_share`
+    in `train`, the rest in `test` (the real MS-CXR-T rows are spread over the MIMIC split), in a seeded order."""
     planner = _TemporalPlanner(seed, scale, existing)
     subjects = [planner.subject("train", False) for _ in range(scale.temporal_train_subjects)]
     n = scale.mscxrt_subjects
-    for i in range(n):
-        split = "train" if i % 10 == 3 else "validate" if i % 10 == 7 else "test"
-        subjects.append(planner.subject(split, True))
+    n_train, n_val = round(scale.mscxrt_train_share * n), round(0.1 * n)
+    splits = ["train"] * n_train + ["validate"] * n_val + ["test"] * (n - n_train - n_val)
+    for j in planner.rng.permutation(n):
+        subjects.append(planner.subject(splits[j], True))
     return subjects
