@@ -111,7 +111,7 @@ def test_findings_grow_shrink_or_stay_as_their_label_says() -> None:
                 assert ratio == pytest.approx(1.0)
             assert change.current_level in (1, 2, 3)  # the same for every progression: one image cannot tell
             seen[change.progression] += 1
-    assert min(seen.values()) >= 10 and PRIOR_SHIFT == {"improving": 1, "stable": 0, "worsening": -1}
+    assert min(seen.values()) >= 5 and PRIOR_SHIFT == {"improving": 1, "stable": 0, "worsening": -1}
 
 
 def test_current_reports_state_the_labelled_change(world: Path, truth) -> None:

@@ -115,7 +115,7 @@ BOARD: dict[str, BoardSetting] = {
             canonical={
                 # PhysioNet's 1,326 labels (every labelled (pair, finding)); their id hash needs the real file
                 "real": SampleSet(1326, None),
-                "toyworld": SampleSet(29, "b2a395b997dd6afb4248636117201f340c50d81d0f857bd9917d792a31aa6f44"),
+                "toyworld": SampleSet(25, "7a349ab70d6d14ac089f660e902bb2007dd696cee0c539d5868cc62d94ff6981"),
             },
             scoring={"mode": "zero-shot", "prompts": DEFAULT_PROMPTS, "label_quality": None},
         ),
