@@ -40,8 +40,11 @@ from msxr_bench.geometry import grid_to_image  # noqa: E402
 from msxr_bench.data.images import load_image  # noqa: E402
 from msxr_bench.engine import ImageItem, ModelImageEmbeddings, profile, resolve_runtime  # noqa: E402
 from msxr_bench.engine.pixels import preprocess_uint8, to_model_input  # noqa: E402
-from msxr_bench.tasks import TASKS, EvalContext, evaluate_task  # noqa: E402
-from msxr_bench.tasks.grounding import grid_scoring_for  # noqa: E402
+from msxr_bench.results import write_result  # noqa: E402
+from msxr_bench.tasks.catalog import TASKS  # noqa: E402
+from msxr_bench.tasks.context import RunContext  # noqa: E402
+from msxr_bench.tasks.driver import run_task as run_one  # noqa: E402
+from msxr_bench.tasks.grounding.ms_cxr import grid_scoring_for  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = resolve_runtime("cpu")
@@ -74,12 +77,12 @@ def measure_limit(adapter, paths: list[Path], batch_size: int) -> dict[str, floa
 
 def run_task(adapter, data_root: Path, out: Path, args, cache: EvalCache | None) -> tuple[float, dict, dict]:
     """(wall seconds, profile summary, tallies) of the ms-cxr task as the CLI runs it."""
-    ctx = EvalContext(adapter=adapter, adapter_name="biovil", runtime=CPU, data_root=data_root,
-                      batch_size=args.batch_size, num_workers=args.workers, n_bootstrap=args.bootstrap, seed=0,
-                      progress=False, cache=cache)
+    run = RunContext(adapter=adapter, adapter_name="biovil", runtime=CPU, data_root=data_root,
+                     batch_size=args.batch_size, num_workers=args.workers, n_bootstrap=args.bootstrap, seed=0,
+                     progress=False, cache=cache)
     profile.reset()
     t0 = time.perf_counter()
-    evaluate_task(TASKS["ms-cxr"], ctx, out)
+    write_result(run_one(TASKS["ms-cxr"].task(), TASKS["ms-cxr"].make_params({}), run), out / "ms-cxr.json")
     return time.perf_counter() - t0, profile.summary(), dict(profile.TALLIES)
 
 
@@ -105,7 +108,7 @@ def run_official(weights: dict[str, Path], pairs: list[tuple[Path, str]], work: 
 def compare_maps(adapter, pairs: list[tuple[Path, str]], maps_npz: Path, cache: EvalCache, args) -> dict:
     """Our maps of every pair (the task's path: cached embeddings of run (b), smoothing, nearest upsampling
     with the official placement) against the official ones: max |difference| and NaN masks."""
-    scoring = grid_scoring_for(adapter, TASKS["ms-cxr"])
+    scoring = grid_scoring_for(adapter)
     assert scoring.rescale is None, "BioViL maps are not rescaled"
     provider = ModelImageEmbeddings(adapter, CPU, args.batch_size, args.workers, progress=None, cache=cache)
     items = {p: ImageItem(str(p), p) for p, _ in pairs}

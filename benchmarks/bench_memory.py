@@ -32,15 +32,17 @@ def child(root: Path, ckpt: Path, n_images: int) -> None:
 
     from msxr_bench.adapters.biovil import build_biovil
     from msxr_bench.engine import resolve_runtime
-    from msxr_bench.tasks import TASKS, EvalContext, evaluate_task
+    from msxr_bench.tasks.catalog import TASKS
+    from msxr_bench.tasks.context import RunContext
+    from msxr_bench.tasks.driver import run_task
 
     torch.set_num_threads(2)
     adapter = build_biovil(checkpoint=str(ckpt))
-    ctx = EvalContext(adapter=adapter, adapter_name="biovil", runtime=resolve_runtime("cpu"), data_root=root,
-                      num_workers=2, batch_size=16, n_bootstrap=1000, progress=False)
+    run = RunContext(adapter=adapter, adapter_name="biovil", runtime=resolve_runtime("cpu"), data_root=root,
+                     num_workers=2, batch_size=16, n_bootstrap=1000, progress=False)
     before = rss_mb()
     t0 = time.perf_counter()
-    result, _ = evaluate_task(TASKS["ms-cxr"], ctx, root.parent / f"results-{n_images}")
+    result = run_task(TASKS["ms-cxr"].task(), TASKS["ms-cxr"].make_params({}), run)
     wall = time.perf_counter() - t0
     images = len({r["dicom_id"] for r in result.samples})
     print(json.dumps({"images": images, "samples": len(result.samples), "wall_s": wall, "rss_before_mb": before,

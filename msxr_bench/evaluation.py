@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from msxr_bench.preflight import Plan, preflight
-from msxr_bench.results import TaskResult, write_result
+from msxr_bench.results import TaskResult, result_stem, write_result
 
 if TYPE_CHECKING:
     from msxr_bench.adapters.base import EncoderAdapter
@@ -56,8 +56,19 @@ class RunOptions:
     save_heatmaps: int = 0
     truncate_long_phrases: bool = False
     keep_text: bool = False
+    # DICOM acceptance: modalities accepted beside CR/DX ("any" = every modality), PALETTE COLOR images
+    allow_modalities: tuple[str, ...] = ()
+    allow_palette_color: bool = False
     progress: bool = True
     argv: list[str] | None = None
+
+    def decode_options(self) -> dict[str, Any]:
+        """Keywords of data.images.load_image for this run."""
+        from msxr_bench.data.images import RADIOGRAPH_MODALITIES
+
+        extra = tuple(m.upper() for m in self.allow_modalities)
+        modalities = None if "ANY" in extra else tuple(dict.fromkeys(RADIOGRAPH_MODALITIES + extra))
+        return {"allowed_modalities": modalities, "allow_palette_color": self.allow_palette_color}
 
 
 def save_category_chart(result: TaskResult, metrics: Sequence[str], out_dir: Path) -> Path | None:
@@ -131,7 +142,11 @@ def _adapter(model: Any, plan: Plan) -> "EncoderAdapter":
     from msxr_bench.adapters.base import check_adapter
     from msxr_bench.adapters.registry import build_adapter
 
-    return build_adapter(model, **plan.model_options) if isinstance(model, str) else check_adapter(model, "given")
+    if not isinstance(model, str):
+        return check_adapter(model, "given")
+    if plan.session is not None:  # the remote worker preflight started (handshake checked): reuse it
+        return build_adapter(model, session=plan.session)
+    return build_adapter(model, **plan.model_options)
 
 
 def _context(adapter, name: str, runtime, launch, data_root: Path, model_args: dict, opts: RunOptions,
@@ -152,7 +167,7 @@ def _context(adapter, name: str, runtime, launch, data_root: Path, model_args: d
                       heatmap_dir=out_dir / "heatmaps" if out_dir else None, argv=argv,
                       rank=launch.rank, world_size=launch.world_size,
                       gather=distributed.gather if launch.distributed else None, cache=cache,
-                      progress=opts.progress and launch.is_main)
+                      progress=opts.progress and launch.is_main, decode_options=opts.decode_options())
 
 
 def _one_task(planned, run, hooks: Hooks, recorder, out_dir: Path | None) -> TaskResult | str | None:
@@ -181,7 +196,8 @@ def _one_task(planned, run, hooks: Hooks, recorder, out_dir: Path | None) -> Tas
         return message
     path = None
     if out_dir is not None:
-        path = write_result(result, out_dir / f"{task}.json")
+        stem = result_stem(task, result.protocol.name, planned.spec.default_protocol.name)
+        path = write_result(result, out_dir / f"{stem}.json")
         save_category_chart(result, planned.spec.chart_metrics, out_dir)
         if recorder:
             recorder.set(task, "completed", result=result, path=path)

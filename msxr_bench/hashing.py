@@ -7,12 +7,11 @@ No other module hashes: one definition of each, so that two records of the same 
 from __future__ import annotations
 
 import hashlib
-import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["file_sha256", "file_md5", "ordered_ids_sha256", "sample_ids_sha256", "text_sha256", "keyed_text_hash"]
+__all__ = ["file_sha256", "file_md5", "ordered_ids_sha256", "sample_ids_sha256", "text_sha256"]
 
 
 @lru_cache(maxsize=256)
@@ -51,8 +50,3 @@ def text_sha256(text: str) -> str:
     """sha256 of a text (cache keys only: a plain hash of a short phrase can be reversed by guessing)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-
-def keyed_text_hash(text: str, key: str) -> str:
-    """HMAC-SHA256 of a dataset text under a key that is never written with it (16 hex digits): results can say
-    that two rows share a phrase without making the phrase guessable from a list of common phrases."""
-    return hmac.new(key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()[:16]

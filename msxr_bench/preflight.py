@@ -39,6 +39,7 @@ class Plan:
     model_options: dict[str, Any]  # parsed against the adapter's schema (as given when it declares none)
     output: Path | None
     skipped: dict[str, str] = field(default_factory=dict)  # task -> why it will be skipped (capabilities)
+    session: Any = None  # a remote model's connected worker (handshake done), reused by the run
 
 
 def check_output(output: Path) -> str | None:
@@ -86,6 +87,19 @@ def _plan_task(spec: TaskSpec, values: Mapping[str, Any], data_root: Path, probl
     return PlannedTask(spec, params, protocol, split, files)
 
 
+def _remote_session(options: dict, problems: list[str]) -> tuple[Any, tuple[str, ...]]:
+    """Start a remote model's worker and check its handshake (meta, capabilities, geometry) before any compute."""
+    from msxr_bench.remote.client import connect
+    from msxr_bench.remote.protocol import RemoteWorkerError
+
+    try:
+        session = connect(options)
+    except (RemoteWorkerError, ValueError, OSError) as exc:
+        problems.append(f"remote model: {exc}")
+        return None, ()
+    return session, tuple(sorted(session.handshake.capabilities | {"remote"}))
+
+
 def _model_options(model: Any, model_args: Mapping[str, Any], problems: list[str]) -> tuple[dict, tuple[str, ...]]:
     """(parsed options, declared capabilities or () when unknown without building the model)."""
     from msxr_bench.adapters.options import AdapterOptionError
@@ -128,12 +142,15 @@ def preflight(model: Any, tasks: Sequence[str], data_root: str | Path, model_arg
     out = Path(output).expanduser() if output is not None else None
     if out is not None and (why := check_output(out)):
         problems.append(why)
+    session = None
+    if model == "remote" and not problems:  # last: a worker is started only when everything else is right
+        session, caps = _remote_session(options, problems)
     if problems:
         raise PreflightError(problems)
     skipped = {}
     if caps:
         for p in planned:
-            missing = [c for c in p.spec.requires if c not in caps]
-            if missing:
-                skipped[p.spec.name] = f"the model lacks {', '.join(missing)}"
-    return Plan(planned, options, out, skipped)
+            why = p.spec.lacking(caps)
+            if why:
+                skipped[p.spec.name] = f"the model {why}"
+    return Plan(planned, options, out, skipped, session)

@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 SCHEMA_VERSION = "2.0.0"
 SCHEMA_VERSIONS = ("1.0.0", "2.0.0")  # files of both validate; v1 files lack protocol and row_key
@@ -52,7 +52,13 @@ class Metric(_Strict):
 class CategoryRow(_Strict):
     category: str
     n: int
-    metrics: dict[str, float | None]
+    metrics: dict[str, float | None] = Field(description="null where the category has nothing to score")
+
+    @field_validator("metrics")
+    @classmethod
+    def _nan_is_null(cls, metrics: dict[str, float | None]) -> dict[str, float | None]:
+        """NaN (nothing to score) is stored as null: a table read back equals the one computed."""
+        return {k: None if v is None or math.isnan(v) else v for k, v in metrics.items()}
 
 
 class MainScore(_Strict):
@@ -110,6 +116,8 @@ class AdapterRecord(_Strict):
     meta: AdapterMetaRecord
     geometry: dict[str, JsonValue] | None = Field(description="input geometry; null for text-only adapters")
     max_text_tokens: int | None = None
+    remote: dict[str, JsonValue] | None = Field(default=None, description="a remote model's worker: its device, "
+                                                "precision and environment (python, numpy)")
 
 
 class ProtocolRecord(_Strict):
@@ -211,6 +219,14 @@ class TaskResult(_Strict):
 
 
 # ---- reading, writing, schema ---------------------------------------------------------------------
+def result_stem(task: str, protocol: str, default_protocol: str) -> str:
+    """Name of a result (its file stem, its leaderboard setting): the task, plus "@<protocol>" when the protocol is
+    not the task's default (characters other than letters, digits, '.', '-', '_' and '=' become '-')."""
+    if protocol == default_protocol:
+        return task
+    return f"{task}@" + "".join(c if c.isalnum() or c in ".-_=" else "-" for c in protocol)
+
+
 def write_atomic(path: Path, text: str) -> Path:
     """Write `text` to `path` through a temporary file in the same folder and a rename: a reader sees the old
     file or the new one, never half of one (an interrupted run leaves no truncated JSON)."""

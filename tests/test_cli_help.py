@@ -29,8 +29,11 @@ def test_help_and_list_import_no_heavy_module() -> None:
     assert float(seconds) < 3.0  # well under 1 s on a quiet machine (0.3 s here); CI machines vary
 
 
-@pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"leaderboard"}) + ["leaderboard validate",
-                                                                               "leaderboard build"])
+GROUPS = {"leaderboard": ["validate", "build"], "export": ["model-index"]}
+
+
+@pytest.mark.parametrize("command", sorted(set(COMMANDS) - set(GROUPS))
+                         + [f"{group} {sub}" for group, subs in GROUPS.items() for sub in subs])
 def test_every_command_shows_examples(command: str) -> None:
     text = CliRunner().invoke(main, [*command.split(), "--help"]).output
     assert "Examples:" in text and f"msxr-bench {command.split()[0]}" in text, text

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 import msxr_bench
@@ -72,7 +71,7 @@ def test_skips_are_summarised_and_can_fail_ci(toyworld_root: Path, tmp_path: Pat
             "--output", str(tmp_path / "out"), "--num-workers", "0", "--bootstrap", "0"]
     ran = CliRunner().invoke(main, base)
     assert ran.exit_code == 0, ran.output
-    assert f"skipped 1" in ran.output and images[0].stem in ran.output  # count, reason and the first ids
+    assert "skipped 1" in ran.output and images[0].stem in ran.output  # count, reason and the first ids
     assert CliRunner().invoke(main, [*base, "--max-skipped", "1"]).exit_code == 0
     strict = CliRunner().invoke(main, [*base, "--strict"])
     assert strict.exit_code == 1 and "too many skipped samples (--max-skipped 0): rsna-cls 1" in strict.output
@@ -99,3 +98,30 @@ def test_ctrl_c_prints_one_line_and_marks_the_run(toyworld_root: Path, tmp_path:
     manifest = json.loads((tmp_path / "biovil" / "run.json").read_text())
     assert manifest["status"] == "interrupted"
     assert manifest["tasks"]["ms-cxr"]["status"] == "interrupted"
+
+
+def test_dicom_policy_reaches_the_decoder_and_is_recorded(toyworld_root: Path, tmp_path: Path, test_adapters) -> None:
+    import shutil
+
+    import pydicom
+
+    root = tmp_path / "world"
+    shutil.copytree(toyworld_root / "rsna-pneumonia", root / "rsna-pneumonia")
+    first = sorted((root / "rsna-pneumonia" / "stage_2_train_images").glob("*.dcm"))[0]
+    ds = pydicom.dcmread(first)
+    ds.Modality = "CT"
+    ds.save_as(first)
+
+    def run(**options):
+        r = msxr_bench.evaluate("test-global-only", ["rsna-cls"], root, bootstrap=0, progress=False,
+                                task_params={"rsna-cls": {"split": "all"}}, **options)["rsna-cls"]
+        return r, sum(s.counts.get("unsupported modality", 0) for s in r.skipped)
+
+    default, refused = run()
+    assert refused == 1 and default.scoring["image_decoding"] == {
+        "allowed_modalities": ["CR", "DX"], "allow_palette_color": False}
+    allowed, refused = run(allow_modalities=("ct",), allow_palette_color=True)
+    assert refused == 0 and allowed.dataset.n_scored == default.dataset.n_scored + 1
+    assert allowed.scoring["image_decoding"] == {"allowed_modalities": ["CR", "CT", "DX"], "allow_palette_color": True}
+    anything, _ = run(allow_modalities=("any",))
+    assert anything.scoring["image_decoding"]["allowed_modalities"] is None

@@ -3,8 +3,8 @@ excepted, they never run): a module imports only
 from its own layer or below, the top-level packages import each other without cycles, every top-level module is
 placed, and the toy-world generator is used by the CLI (and tests) only.
 
-cli -> facade -> reproduce/leaderboard/compare -> tasks -> training/engine/cache -> adapters/models ->
-geometry/metrics/data -> results
+cli -> reproduce -> facade -> leaderboard/compare/export -> tasks -> training/engine/cache -> adapters/models ->
+geometry/metrics/data -> results (reproduce above the facade: it runs evaluations through it)
 """
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ LAYERS: dict[str, int] = {
     # results: records and their reading/writing, no model code
     "results": 0, "hashing": 0, "run_manifest": 0, "table": 0,
     # data, geometry, metrics (and the toy world beside data)
-    "geometry": 1, "metrics": 1, "data": 1, "toyworld": 1, "viz": 1,
+    "geometry": 1, "metrics": 1, "data": 1, "toyworld": 1, "viz": 1, "published": 1,
     # models and their adapters
     "models": 2, "adapters": 2,
     # running models: engine, caches, single-image inference, training
-    "engine": 3, "cache": 3, "inference": 3, "training": 3,
+    "engine": 3, "cache": 3, "inference": 3, "training": 3, "remote": 3,
     "tasks": 4,
-    "leaderboard": 5, "compare": 5, "learning": 5,
+    "leaderboard": 5, "compare": 5, "learning": 5, "export": 5,
     "preflight": 6, "evaluation": 6,
-    "cli": 7, "__main__": 7, "__init__": 7,
+    # reproduce runs whole evaluations through the facade (one definition of a run), so it sits above it
+    "reproduce": 7,
+    "cli": 8, "__main__": 8, "__init__": 8,
 }
 TOYWORLD_USERS = {"cli", "toyworld"}
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from leaderboard_helpers import make_submission, oracle_runs, weighed_run
 from msxr_bench.cli.leaderboard_cmd import leaderboard_group
-from msxr_bench.leaderboard.board import BOARD
+from msxr_bench.leaderboard.board import MAIN
 from msxr_bench.leaderboard.render_md import BEGIN, END
-from msxr_bench.leaderboard.reported import REPORTED
+from msxr_bench.published.values import published
 from msxr_bench.leaderboard.tables import mean_ranks
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -52,24 +52,30 @@ def test_markdown_tables_fill_the_readme_block(submissions: Path) -> None:
     assert (f"{cnr['value']:.3f}<br><sub>[{cnr['ci']['low']:.3f}, {cnr['ci']['high']:.3f}] signed {signed:.3f}</sub>"
             in toy)  # the absolute CNR never stands alone
     lines = [ln for ln in toy.splitlines() if ln.startswith("| 1 ") or ln.startswith("| 2 ")]
-    assert "oracle (tests) ⚠" in lines[0] and f"1.00<br><sub>1 of {len(BOARD)} tasks" in lines[0]  # MIMIC marker
+    assert "oracle (tests) ⚠" in lines[0] and f"1.00<br><sub>1 of {len(MAIN)} tasks" in lines[0]  # MIMIC marker
     # the CNN: 2nd on ms-cxr, alone (1st) on the 5 other tasks it can run (no text encoder to fine-tune for radnli)
     assert "test-random-cnn (tests)](submissions/testorg__random-cnn/v1)" in lines[1]
-    assert f"{(2 + 1 + 1 + 1 + 1 + 1) / 6:.2f}<br><sub>6 of {len(BOARD)} tasks" in lines[1]
+    assert f"{(2 + 1 + 1 + 1 + 1 + 1) / 6:.2f}<br><sub>6 of {len(MAIN)} tasks" in lines[1]
     assert "No validated submissions on this data yet." in md.split("### Measured — real data")[1].split("###")[0]
     assert "### MS-CXR CNR per category — toy world" in md
 
 
-def test_papers_numbers_are_apart_sourced_and_only_verified(submissions: Path) -> None:
+def test_every_published_number_is_shown_apart_with_its_spread(submissions: Path) -> None:
     code, _ = build(submissions)
     md = (submissions.parent / "README.md").read_text()
     reported = md.split("### Reported in paper", 1)[1]
     assert "### Measured" not in reported
-    for v in (v for v in REPORTED if v.verified):
-        assert v.source.startswith("https://")
-        assert any(ln.startswith(f"| {v.method}") and f" {v.value}" in ln for ln in reported.splitlines()), v
-    assert "| BioViL ⚠ | CXR-BERT | 1.027 |" in reported and "| GLoRIA | ClinicalBERT | 0.930 |" in reported
-    assert "0.246" not in md  # recalled, unchecked values stay out
+    values = published()
+    for v in values:  # each value of the shipped tables appears in its table's row, with the paper's ±
+        section = md.split(f"### Reported in paper — {v.paper}, {v.table}\n")[1].split("###")[0]
+        cell = v.printed + (f" ± {v.spread_printed}" if v.spread_printed else "")
+        assert any(ln.startswith(f"| {v.row_label}") and f" {cell}" in ln for ln in section.splitlines()), v
+    table5 = reported.split("Table 5\n")[1].split("###")[0]
+    assert "| Method | Atelectasis | Cardiomegaly |" in table5 and "Avg. |" in table5
+    assert "| BioViL / CXR-BERT / Global ⚠ | 1.02 ± 0.06 |" in table5
+    a4 = reported.split("Table A.4 (ECCV) / A.3 (arXiv)\n")[1].split("###")[0]
+    assert "0.246 ‡" in a4 and "0.238 ‡" in a4 and "0.225 ‡" in a4 and "0.266 ‡" not in a4  # printed Avg. flagged
+    assert "CNR 1.027, mIoU 0.266; BioViL-T paper: CNR 1.07 ± 0.04" in reported  # both papers' BioViL, labelled
 
 
 def test_mean_rank_over_the_tasks_a_model_has() -> None:
@@ -120,9 +126,9 @@ class _Tables(HTMLParser):
 CLICKS = """<script>
 const click = (id, title) => [...document.querySelectorAll(`#${id} th`)].find(h => h.textContent === title).click();
 const column = (id, k) => [...document.querySelectorAll(`#${id} tbody tr`)].map(r => r.cells[k].dataset.sort);
-click('reported-0', 'CNR (avg.)');
-document.body.dataset.once = JSON.stringify(column('reported-0', 2));
-click('reported-0', 'CNR (avg.)');
+click('reported-2', 'Avg.');
+document.body.dataset.once = JSON.stringify(column('reported-2', 9));
+click('reported-2', 'Avg.');
 click('measured-toyworld', 'RSNA zero-shot AUROC');
 </script></body>"""
 
@@ -135,14 +141,15 @@ def test_html_columns_sort_when_clicked_in_chromium(submissions: Path, tmp_path:
     assert "Do not edit by hand" in page and "<script src" not in page and "<link" not in page  # self-contained
     scripted = submissions.parent / "clicked.html"
     scripted.write_text(page.replace("</body>", CLICKS))
-    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+    profile = f"--user-data-dir={tmp_path / 'chromium-profile'}"  # not the shared one: concurrent runs
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", profile, "--dump-dom",
                           scripted.as_uri()], capture_output=True, text=True, timeout=60).stdout
     parser = _Tables()
     parser.feed(dom)
     once = json.loads(dom.split('data-once="', 1)[1].split('"', 1)[0].replace("&quot;", '"'))
     values = [float(v) for v in once]
-    assert values == sorted(values, reverse=True) and len(values) == 6  # first click: highest first
-    twice = [float(row[2]) for row in parser.rows["reported-0"]]
+    assert values == sorted(values, reverse=True) and len(values) == 6  # Table 5 (CNR), first click: highest first
+    twice = [float(row[9]) for row in parser.rows["reported-2"]]
     assert twice == sorted(values)  # second click: reversed
     auroc = [row[4] for row in parser.rows["measured-toyworld"]]
     assert auroc[-1] == "" and auroc[0] != ""  # the model without an AUROC sorts last

@@ -185,8 +185,8 @@ def test_missing_and_corrupt_images_are_counted_and_listed(tmp_path: Path) -> No
     result = run_named("ms-cxr", adapter=oracle, data_root=tmp_path, n_bootstrap=0)
     assert result.dataset.n_samples == 4 and result.dataset.n_scored == 3
     images = next(s for s in result.skipped if s.source == "images")
-    assert images.counts == {"unreadable image": 1}
-    assert images.examples["unreadable image"][0].startswith(ids["right lower lobe pneumonia"])
+    assert images.counts == {"truncated image": 1}
+    assert images.examples["truncated image"][0].startswith(ids["right lower lobe pneumonia"])
     path_a.unlink()  # a missing file is caught by the loader: counted there, the run goes on
     result = run_named("ms-cxr", adapter=oracle, data_root=tmp_path, n_bootstrap=0)
     assert result.dataset.n_scored == 3

@@ -49,7 +49,8 @@ def test_training_items_carry_the_metadata_prior(tmp_path: Path) -> None:
     jpg, reports = find_mimic_roots(world)
     pairs, _ = load_mimic_pairs(jpg, reports, "train", True, recipe.settings.text.loader_section)
     canvas = recipe.settings.canvas_geometry()
-    dataset = recipe.make_dataset(pairs, canvas, recipe.settings.text, 0, False, jpg)
+    dataset, val_set, _ = recipe.training_sets(world, 0)
+    assert [p.dicom_id for p in dataset.pairs] == [p.dicom_id for p in pairs] and val_set is not None
     priors, _ = prior_images(jpg)
     assert [p.dicom_id if p else None for p in dataset.priors] == [
         priors[p.dicom_id].dicom_id if p.dicom_id in priors else None for p in dataset.pairs]

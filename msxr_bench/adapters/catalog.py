@@ -42,6 +42,21 @@ def _biovil_options(crop: int) -> OptionSchema:
     ))
 
 
+REMOTE_OPTIONS = OptionSchema((
+    AdapterOption("spec", "a JSON file naming the options below (python, command, entry, args, config, timeout, "
+                  "startup_timeout, pythonpath, env); --model-arg values win over it", "path"),
+    AdapterOption("python", "interpreter of the model's own environment (default: this one)", "path"),
+    AdapterOption("command", "instead of python: a command line that runs a Python (e.g. 'conda run -n env "
+                  "python'); the worker file and its flags are appended"),
+    AdapterOption("entry", "module:callable or file.py:callable returning the model object (describe(), "
+                  "encode_images, ...): docs/remote-adapters.md"),
+    AdapterOption("config", "a JSON object file: keyword arguments of the entry (arg.NAME=VALUE wins over it)",
+                  "path"),
+    AdapterOption("timeout", "seconds the worker may take to answer one request", "float", 300.0),
+    AdapterOption("startup_timeout", "seconds the worker may take to start and load the model", "float", 600.0),
+    AdapterOption("pythonpath", "folders put on the worker's PYTHONPATH (os.pathsep-separated)"),
+), passthrough="arg.")
+
 BUILTIN: dict[str, AdapterEntry] = {e.name: e for e in (
     AdapterEntry(
         "biovil", "msxr_bench.adapters.biovil:build_biovil",
@@ -77,4 +92,19 @@ BUILTIN: dict[str, AdapterEntry] = {e.name: e for e in (
             AdapterOption("resize", "input geometry (default: the checkpoint's)", "int"),
             AdapterOption("crop", "input geometry (default: the checkpoint's)", "int"),
         ))),
+    AdapterEntry(
+        "remote", "msxr_bench.remote.adapter:build_remote",
+        "a model in its own Python environment, served by a worker (docs/remote-adapters.md)",
+        ("remote",), REMOTE_OPTIONS),  # what it can do comes from the worker's handshake
+    AdapterEntry(
+        "centre-box", "msxr_bench.adapters.centre_box:build_centre_box",
+        "fixed baseline: one box, the central part of the input, for every phrase",
+        ("boxes",),
+        OptionSchema((AdapterOption("fraction", "side of the box as a fraction of the input's side", "float", 0.5),))),
+    AdapterEntry(
+        "biovil-boxes", "msxr_bench.adapters.biovil_boxes:build_biovil_boxes",
+        "reference box model: phrase box head on a frozen BioViL (msxr-bench train --model biovil-boxes)",
+        ("global", "patches", "text", "text_encoder", "boxes"),
+        OptionSchema((AdapterOption("checkpoint", "a checkpoint directory of `msxr-bench train --model biovil-boxes`",
+                                    "path"), _GEOMETRY))),
 )}

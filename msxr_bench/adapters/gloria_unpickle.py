@@ -122,15 +122,22 @@ def restricted_pickle_module() -> types.ModuleType:
     return module
 
 
-def load_lightning_checkpoint(path: str | Path) -> dict:
-    """The checkpoint's top-level dict, tensors on CPU, unknown classes as stand-ins; refuses unsafe globals."""
+def load_restricted(path: str | Path) -> Any:
+    """Any `torch.save` file read with the restricted unpickler (tensors on CPU, unknown classes as stand-ins);
+    refuses unsafe globals. Also reads other projects' pickled `.pth` data (e.g. MedRPG's split lists)."""
     path = Path(path)
     try:
-        obj = torch.load(path, map_location="cpu", pickle_module=restricted_pickle_module(), weights_only=False)
+        return torch.load(path, map_location="cpu", pickle_module=restricted_pickle_module(), weights_only=False)
     except UnsafeCheckpointError as exc:
         raise UnsafeCheckpointError(f"{path}: {exc}") from None
     except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def load_lightning_checkpoint(path: str | Path) -> dict:
+    """The checkpoint's top-level dict, tensors on CPU, unknown classes as stand-ins; refuses unsafe globals."""
+    path = Path(path)
+    obj = load_restricted(path)
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a Lightning checkpoint (a dict), got {type(obj).__name__}")
     return obj

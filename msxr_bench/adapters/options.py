@@ -62,6 +62,9 @@ class AdapterOption:
 @dataclass(frozen=True)
 class OptionSchema:
     options: tuple[AdapterOption, ...]
+    # names starting with this prefix (e.g. "arg.") pass through as given: options of something the adapter
+    # forwards without knowing them (the entry of a remote adapter)
+    passthrough: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -71,14 +74,18 @@ class OptionSchema:
         """Every option of the schema, typed: the given ones parsed, the others at their defaults. An unknown
         name is an error with a did-you-mean hint."""
         by_name = {o.name: o for o in self.options}
-        unknown = sorted(set(raw) - set(by_name))
+        passed = {k: v for k, v in raw.items() if self.passthrough and k.startswith(self.passthrough) and
+                  len(k) > len(self.passthrough)}
+        unknown = sorted(set(raw) - set(by_name) - set(passed))
         if unknown:
             hints = [f"{u} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(u, by_name, 1)) else u
                      for u in unknown]
+            also = f", or {self.passthrough}NAME=VALUE" if self.passthrough else ""
             raise AdapterOptionError(f"unknown --model-arg for {adapter}: {', '.join(hints)} "
-                                     f"(known: {', '.join(by_name) or 'none'})")
-        return {name: (o.parse(raw[name]) if name in raw and raw[name] is not None else o.default)
-                for name, o in by_name.items()}
+                                     f"(known: {', '.join(by_name) or 'none'}{also})")
+        return {**{name: (o.parse(raw[name]) if name in raw and raw[name] is not None else o.default)
+                   for name, o in by_name.items()}, **passed}
 
     def describe(self) -> list[str]:
-        return [o.describe() for o in self.options]
+        extra = [f"{self.passthrough}NAME=VALUE: passed on as given"] if self.passthrough else []
+        return [o.describe() for o in self.options] + extra

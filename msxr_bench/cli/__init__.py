@@ -19,6 +19,9 @@ COMMANDS: dict[str, str] = {
     "convert-gloria": "msxr_bench.cli.convert_gloria_cmd:convert_gloria_cmd",
     "leaderboard": "msxr_bench.cli.leaderboard_cmd:leaderboard_group",
     "compare": "msxr_bench.cli.compare_cmd:compare_cmd",
+    "export": "msxr_bench.cli.export_cmd:export_group",
+    "reproduce": "msxr_bench.cli.reproduce_cmd:reproduce_cmd",
+    "convert-split": "msxr_bench.cli.convert_split_cmd:convert_split_cmd",
 }
 
 

@@ -88,6 +88,11 @@ when a task failed, nothing ran, or more samples were skipped than --max-skipped
 @click.option("--keep-text", is_flag=True,
               help="Keep dataset text (phrases, sentences) in the rows for local debugging; the files then say "
                    "contains_dataset_text and the leaderboard refuses them.")
+@click.option("--allow-modality", "allow_modalities", multiple=True, metavar="MOD",
+              help="Also decode DICOMs of this Modality (repeatable; default: CR and DX only, 'any' = every "
+                   "modality). Others are counted skips.")
+@click.option("--allow-palette-color", is_flag=True,
+              help="Decode PALETTE COLOR DICOMs through their lookup table (default: a counted skip).")
 @click.option("--max-skipped", type=click.IntRange(min=0), default=None, metavar="N",
               help="Exit 1 when a task skipped more than N samples (loader rows and images; see the summary).")
 @click.option("--strict", is_flag=True, help="Same as --max-skipped 0.")
@@ -101,8 +106,8 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
                  negative_prompt: tuple[str, ...], radnli_seeds: str | None, radnli_max_epochs: int | None,
                  output: Path, device: str, precision: str, batch_size: int | None, num_workers: int,
                  limit: int | None, seed: int, n_bootstrap: int, save_heatmaps: int, truncate_long_phrases: bool,
-                 keep_text: bool, max_skipped: int | None, strict: bool, cache_dir: Path | None,
-                 no_cache: bool) -> None:
+                 keep_text: bool, allow_modalities: tuple[str, ...], allow_palette_color: bool,
+                 max_skipped: int | None, strict: bool, cache_dir: Path | None, no_cache: bool) -> None:
     """Evaluate a model on MS-CXR grounding, RSNA pneumonia classification/segmentation and RadNLI.
 
     Prints a per-category table per task and writes one validated results JSON per task (per-sample rows, every
@@ -129,7 +134,9 @@ def evaluate_cmd(model_name: str, model_args: tuple[str, ...], task_names: tuple
                            output=output, bootstrap=n_bootstrap, seed=seed, hooks=printer.hooks(),
                            precision=precision, batch_size=batch_size, num_workers=num_workers, limit=limit,
                            cache_dir=None if no_cache else cache_dir, save_heatmaps=save_heatmaps,
-                           truncate_long_phrases=truncate_long_phrases, keep_text=keep_text, argv=list(sys.argv))
+                           truncate_long_phrases=truncate_long_phrases, keep_text=keep_text,
+                           allow_modalities=allow_modalities, allow_palette_color=allow_palette_color,
+                           argv=list(sys.argv))
     except PreflightError as exc:
         raise click.ClickException(str(exc)) from None
     except RuntimeConfigError as exc:

@@ -68,7 +68,8 @@ def _model(name: str) -> None:
 def _task(name: str) -> None:
     spec = TASKS[name]
     click.echo(f"{name} v{spec.version}: {spec.description}")
-    click.echo(f"  main score: {spec.main_score}; needs: {', '.join(spec.requires) or 'nothing'}")
+    needs = ", ".join(spec.requires) or " or ".join("+".join(o) for o in spec.requires_any) or "nothing"
+    click.echo(f"  main score: {spec.main_score}; needs: {needs}")
     click.echo(f"  parameters (--task-arg {name}.KEY=VALUE):")
     for field, info in spec.params.model_fields.items():
         click.echo(f"    {field}: {_type(info.annotation)} = {info.default!r}")
@@ -79,7 +80,8 @@ def _protocols(spec) -> None:
     click.echo(f"  {spec.name} protocols (--protocol {spec.name}=NAME; first = default):")
     for p in spec.protocols:
         ranked = ", leaderboard track" if p.ranked else ""
-        click.echo(f"    {p.name}: {p.description} [release {p.dataset_version}; splits {', '.join(p.splits)}, "
+        name = f"{p.name}:{p.parameter}" if p.parameter else p.name
+        click.echo(f"    {name}: {p.description} [release {p.dataset_version}; splits {', '.join(p.splits)}, "
                    f"default {p.default_split}{ranked}]")
         if p.origin:
             click.echo(f"      origin: {p.origin}")

@@ -68,7 +68,8 @@ def task_params_from_cli(requested: Sequence[str], *, splits: Sequence[str] = ()
     per_task_values(protocols, "--protocol", "protocol", requested, params)
     aliases: list[tuple[str, str, Any, str]] = []  # (task, key, value, flag)
     if ms_cxr_version is not None:
-        aliases.append(("ms-cxr", "protocol", VERSION_PROTOCOLS[ms_cxr_version], "--ms-cxr-version"))
+        for task in ("ms-cxr", "ms-cxr-boxes"):
+            aliases.append((task, "protocol", VERSION_PROTOCOLS[ms_cxr_version], "--ms-cxr-version"))
     for task in ("rsna-cls", "rsna-seg"):
         if split_scheme is not None:
             aliases.append((task, "protocol", split_scheme, "--split-scheme"))

@@ -17,6 +17,7 @@ Examples:
   torchrun --nproc-per-node 8 -m msxr_bench train --model gloria --data-root ~/data --output runs/gloria \\
       --image-init resnet50-11ad3fa6.pth
   msxr-bench train --model gloria --data-root ~/data --output runs/gloria --resume
+  msxr-bench train --model biovil-boxes --image-init fixtures/models/tiny-biovil --data-root toy --output runs/boxes
 
 \b
 Configs: paper = the published recipe (ResNet-50, pretrained BERT from the hub or --text-model DIR, ImageNet
@@ -28,8 +29,9 @@ format). --batch-size is per process.
 
 @click.command("train", epilog=EPILOG)
 @click.option("--model", "model_name", required=True,
-              type=click.Choice(["biovil", "gloria", "convirt", "biovil-t"]),
-              help="Model to train (biovil-t: current + prior image from the metadata's previous study).")
+              type=click.Choice(["biovil", "gloria", "convirt", "biovil-boxes", "biovil-t"]),
+              help="Model to train (biovil-boxes: a box head on a frozen BioViL, MS-CXR v1.1.0 train boxes; "
+                   "biovil-t: current + prior image from the metadata's previous study).")
 @click.option("--data-root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with mimic-cxr-jpg/ and mimic-cxr-reports/ (official split and metadata tables).")
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -51,8 +53,9 @@ format). --batch-size is per process.
               help="DataLoader workers decoding images (default: 0 on CPU, 4 on CUDA).")
 @click.option("--text-model", default=None, metavar="DIR|HUB_ID",
               help="Paper config: the pretrained BERT to start from (default per model).")
-@click.option("--image-init", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Paper config: ImageNet ResNet-50 weights (torchvision state_dict file).")
+@click.option("--image-init", type=click.Path(exists=True), default=None,
+              help="Paper config: ImageNet ResNet-50 weights (torchvision state_dict file); biovil-boxes: the "
+                   "BioViL checkpoint directory it trains on.")
 @click.option("--max-train-pairs", type=click.IntRange(min=2), default=None,
               help="Use only the first N training pairs (smoke tests).")
 @click.option("--stop-after", type=click.IntRange(min=1), default=None, metavar="STEP",

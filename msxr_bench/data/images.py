@@ -13,14 +13,19 @@ Where hi-ml is wrong or brittle this module does the right thing instead:
   pydicom's own helpers (hi-ml uses raw stored values);
 - ``MONOCHROME1`` DICOMs (higher value = darker) are inverted after the LUTs (hi-ml shows them as negatives);
 - a constant image gives all zeros (hi-ml divides by zero, NaN, then an undefined uint8 cast);
-- a missing, unknown, unreadable or truncated file raises `ImageDecodeError` naming the path, and so does
-  a multi-frame DICOM (a radiograph has one frame; guessing which to use would hide a wrong file).
-`image_size` reads only the header (PIL lazy open; DICOM ``Rows``/``Columns``), never the pixels.
+- a file that cannot be used raises `ImageDecodeError` naming the path and the cause, with a short
+  `reason` for counting skips (`REASONS`): missing, truncated, no pixel data, compressed without a decoder
+  (only then the hint to install the ``dicom`` extra), a malformed header value (tag and value named),
+  multi-frame (a radiograph has one frame; guessing which to use would hide a wrong file), a modality that is
+  not a radiograph (CR, DX or none accepted by default) or PALETTE COLOR (both configurable per call).
+DICOM specifics live in `dicom.py`. `image_size` reads only the header (PIL lazy open; DICOM
+``Rows``/``Columns``), never the pixels.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +35,37 @@ from msxr_bench.data.types import DatasetFormatError
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")
 DICOM_SUFFIXES = (".dcm", ".dicom")
+RADIOGRAPH_MODALITIES: tuple[str, ...] = ("CR", "DX")  # the default of `load_image(allowed_modalities=)`
+
+# reasons an image cannot be used (short, for counting skips; the message says the file and the cause)
+MISSING = "missing image"
+UNKNOWN_SUFFIX = "unknown image suffix"
+TRUNCATED = "truncated image"
+UNREADABLE = "unreadable image"
+NOT_DICOM = "not a DICOM file"
+NO_PIXEL_DATA = "DICOM without pixel data"
+NO_DECODER = "compressed DICOM without a decoder"
+MALFORMED_HEADER = "malformed DICOM header"
+PIXELS_MISMATCH = "DICOM pixel data does not match its header"
+MULTI_FRAME = "multi-frame DICOM"
+UNSUPPORTED_MODALITY = "unsupported modality"
+UNSUPPORTED_PHOTOMETRIC = "unsupported photometric interpretation"
+UNSUPPORTED_TRANSFER_SYNTAX = "unsupported transfer syntax"
+NOT_AN_IMAGE = "not a 2-D image"
+REASONS = (MISSING, UNKNOWN_SUFFIX, TRUNCATED, UNREADABLE, NOT_DICOM, NO_PIXEL_DATA, NO_DECODER, MALFORMED_HEADER,
+           PIXELS_MISMATCH, MULTI_FRAME, UNSUPPORTED_MODALITY, UNSUPPORTED_PHOTOMETRIC, UNSUPPORTED_TRANSFER_SYNTAX,
+           NOT_AN_IMAGE)
 
 
 class ImageDecodeError(DatasetFormatError):
-    """An image file is missing, has an unknown suffix, or cannot be decoded; the message names the path."""
+    """An image file cannot be used; the message names the path and the cause, `reason` is one of `REASONS`."""
+
+    def __init__(self, message: str, reason: str = UNREADABLE) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self):  # picklable across DataLoader workers with its reason
+        return type(self), (str(self), self.reason)
 
 
 def remap_to_uint8(array: np.ndarray) -> np.ndarray:
@@ -49,19 +81,28 @@ def remap_to_uint8(array: np.ndarray) -> np.ndarray:
     return a.astype(np.uint8)
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Decode `path` to a uint8 array [H, W] (see the module docstring for the exact semantics)."""
+def load_image(path: str | Path, *, allowed_modalities: Collection[str] | None = RADIOGRAPH_MODALITIES,
+               allow_palette_color: bool = False) -> np.ndarray:
+    """Decode `path` to a uint8 array [H, W] (see the module docstring for the exact semantics).
+    DICOM only: `allowed_modalities` (None = any) and `allow_palette_color` widen what is accepted."""
     path = Path(path)
     kind = _kind(path)
     if not path.is_file():
-        raise ImageDecodeError(f"{path}: image file not found")
-    raw = _read_dicom_pixels(path) if kind == "dicom" else _read_raster_pixels(path)
+        raise ImageDecodeError(f"{path}: image file not found", reason=MISSING)
+    if kind == "dicom":
+        from msxr_bench.data.dicom import dicom_pixels
+
+        raw = dicom_pixels(path, allowed_modalities, allow_palette_color)
+    else:
+        raw = _read_raster_pixels(path)
     if raw.ndim not in (2, 3) or raw.size == 0:
-        raise ImageDecodeError(f"{path}: expected a 2-D image (optionally with channels), got shape {raw.shape}")
+        raise ImageDecodeError(f"{path}: expected a 2-D image (optionally with channels), got shape {raw.shape}",
+                               reason=NOT_AN_IMAGE)
     try:
         gray = Image.fromarray(remap_to_uint8(raw)).convert("L")
     except (TypeError, ValueError) as exc:  # e.g. an unsupported number of channels
-        raise ImageDecodeError(f"{path}: cannot convert pixels of shape {raw.shape} to grayscale: {exc}") from exc
+        raise ImageDecodeError(f"{path}: cannot convert pixels of shape {raw.shape} to grayscale: {exc}",
+                               reason=NOT_AN_IMAGE) from exc
     return np.asarray(gray)
 
 
@@ -70,18 +111,17 @@ def image_size(path: str | Path) -> tuple[int, int]:
     path = Path(path)
     kind = _kind(path)
     if not path.is_file():
-        raise ImageDecodeError(f"{path}: image file not found")
+        raise ImageDecodeError(f"{path}: image file not found", reason=MISSING)
     if kind == "dicom":
-        ds = _dcmread(path, stop_before_pixels=True)
-        rows, cols = ds.get("Rows"), ds.get("Columns")
-        if rows is None or cols is None:
-            raise ImageDecodeError(f"{path}: DICOM header lacks Rows/Columns")
-        return int(rows), int(cols)
+        from msxr_bench.data.dicom import dicom_size
+
+        return dicom_size(path)
     try:
         with Image.open(path) as im:
             width, height = im.size
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageDecodeError(f"{path}: cannot read image header: {exc}") from exc
+        reason = TRUNCATED if _raster_truncation(path) else UNREADABLE
+        raise ImageDecodeError(f"{path}: cannot read image header: {exc}", reason=reason) from exc
     return int(height), int(width)
 
 
@@ -92,7 +132,8 @@ def _kind(path: Path) -> str:
     if suffix in DICOM_SUFFIXES:
         return "dicom"
     known = ", ".join(RASTER_SUFFIXES + DICOM_SUFFIXES)
-    raise ImageDecodeError(f"{path}: unknown image suffix {path.suffix!r} (known, any case: {known})")
+    raise ImageDecodeError(f"{path}: unknown image suffix {path.suffix!r} (known, any case: {known})",
+                           reason=UNKNOWN_SUFFIX)
 
 
 def _read_raster_pixels(path: Path) -> np.ndarray:
@@ -105,48 +146,20 @@ def _read_raster_pixels(path: Path) -> np.ndarray:
             warnings.filterwarnings("ignore", message="The legacy `DICOM` plugin", category=DeprecationWarning)
             return np.asarray(io.imread(path))
     except Exception as exc:  # imageio/PIL raise many types for corrupt or truncated files
-        raise ImageDecodeError(f"{path}: cannot decode image: {exc}") from exc
+        truncation = _raster_truncation(path)
+        if truncation or "truncated" in str(exc).lower():
+            raise ImageDecodeError(f"{path}: truncated image: {truncation or exc}", reason=TRUNCATED) from exc
+        raise ImageDecodeError(f"{path}: cannot decode image: {exc}", reason=UNREADABLE) from exc
 
 
-def _dcmread(path: Path, stop_before_pixels: bool = False):
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
-    except (InvalidDicomError, OSError, EOFError, ValueError, KeyError) as exc:
-        raise ImageDecodeError(f"{path}: cannot read DICOM: {exc}") from exc
-
-
-def _read_dicom_pixels(path: Path) -> np.ndarray:
-    ds = _dcmread(path)
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise ImageDecodeError(f"{path}: DICOM has no pixel data")
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    if frames != 1:
-        raise ImageDecodeError(f"{path}: DICOM has {frames} frames; a radiograph must have exactly one")
-    try:
-        pixels = ds.pixel_array
-    except Exception as exc:  # truncated data, missing decoder plugin (JPEG), bad tags
-        raise ImageDecodeError(
-            f"{path}: cannot decode DICOM pixel data (transfer syntax {ds.file_meta.get('TransferSyntaxUID', '?')}): "
-            f"{exc}. Compressed DICOMs need pylibjpeg or Pillow decoders installed."
-        ) from exc
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    if not photometric.startswith("MONOCHROME"):
-        return pixels  # colour: LUTs and inversion do not apply; PIL luma after the stretch
-    apply_modality_lut, apply_voi_lut = _lut_helpers()
-    values = apply_modality_lut(pixels, ds)
-    values = apply_voi_lut(values, ds)
-    values = np.asarray(values, dtype=float)
-    if photometric == "MONOCHROME1":
-        values = values.max() - values
-    return values
-
-
-def _lut_helpers():
-    try:  # pydicom >= 3
-        from pydicom.pixels import apply_modality_lut, apply_voi_lut
-    except ImportError:  # pydicom 2.x
-        from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi_lut
-    return apply_modality_lut, apply_voi_lut
+def _raster_truncation(path: Path) -> str | None:
+    """Why a PNG/JPEG file is cut short (no IEND chunk / no end-of-image marker), or None."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        f.seek(max(0, path.stat().st_size - 64))
+        tail = f.read()
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" not in tail:
+        return f"the PNG ends at byte {path.stat().st_size} without its IEND chunk"
+    if head.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail:
+        return f"the JPEG ends at byte {path.stat().st_size} without its end-of-image marker"
+    return None

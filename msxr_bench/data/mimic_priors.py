@@ -3,7 +3,7 @@ the subject's previous study by (StudyDate, StudyTime) -- the latest earlier stu
 AP); among its frontal images the first PA, else the first AP, in table order. Studies of one subject at the same
 (StudyDate, StudyTime) are not ordered and are never each other's prior. For BioViL-T's temporal training pairs.
 
-Counted skips: a metadata row with a malformed id, date or time (that image is neither a current nor a prior).
+Counted skips: a metadata row with a malformed id, date or time or the wrong number of fields (that image is neither a current nor a prior).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from itertools import groupby
 from pathlib import Path
 
 from msxr_bench.data.mimic import FRONTAL_VIEWS
-from msxr_bench.data.tables import files_parent, first_existing, read_table, records
+from msxr_bench.data.tables import files_parent, first_existing, read_csv_rows, row_shape_problem
 from msxr_bench.data.types import DatasetFormatError, SkipReport
 
 COLUMNS = ("dicom_id", "subject_id", "study_id", "ViewPosition", "StudyDate", "StudyTime")
@@ -43,11 +43,16 @@ def prior_images(jpg_root: Path) -> tuple[dict[str, PriorImage], SkipReport]:
         raise DatasetFormatError(f"mimic-cxr-2.0.0-metadata.csv(.gz) not found in {base}")
     skips = SkipReport(source=table.name)
     studies: dict[str, dict[str, tuple]] = {}  # subject -> study -> (stamp, [frontal (view, dicom)...])
-    for i, r in enumerate(records(read_table(table, COLUMNS, "MIMIC-CXR metadata table"), COLUMNS)):
+    header, rows = read_csv_rows(table, COLUMNS, "MIMIC-CXR metadata table")
+    for i, row in enumerate(rows):
+        r = row.values
+        if (problem := row_shape_problem(row, len(header))) is not None:
+            skips.add(problem[0], f"{table.name} {problem[1]}")
+            continue
         subject, study, dicom = r["subject_id"].strip(), r["study_id"].strip(), r["dicom_id"].strip()
         stamp = _stamp(r["StudyDate"].strip(), r["StudyTime"].strip())
         if not (_ID.match(subject) and _ID.match(study) and dicom) or stamp is None:
-            skips.add("malformed id, StudyDate or StudyTime", f"{table.name} line {i + 2}")
+            skips.add("malformed id, StudyDate or StudyTime", f"{table.name} line {row.line}")
             continue
         entry = studies.setdefault(subject, {}).setdefault(study, (stamp, []))
         if r["ViewPosition"].strip() in FRONTAL_VIEWS:

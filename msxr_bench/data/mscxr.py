@@ -15,7 +15,10 @@ Bad input (never guessed at):
 - one phrase of one image listed under two categories -> sample dropped (its category is unknown);
 - an exact duplicate row (same image, category, phrase, box) is skipped and counted, the sample kept;
 - rows of one image that disagree on path or size, or one phrase with two split values -> sample dropped;
-- a missing or unreadable image (when `check_images`) -> counted skip naming the path.
+- a CSV row with fewer or more fields than the header -> skipped and counted ("row has too few fields", with
+  its line), and the (image, phrase) sample it names is dropped as for a rejected box row;
+- a missing or unreadable image (when `check_images`) -> counted skip naming the path, under the image's reason.
+Skip examples name the file line / sample id, never the phrase (dataset text).
 With `check_images`, each image's size is read from its header and boxes are rescaled from
 ``image_width x image_height`` to it (per axis); without it, nothing on disk is touched.
 """
@@ -98,11 +101,11 @@ def load_mscxr(
             continue
         if g.rejected:
             if g.boxes:
-                skips.add("phrase dropped: a box row was rejected", f"{g.dicom_id}: {g.phrase!r}")
+                skips.add("phrase dropped: a box row was rejected", f"{g.dicom_id}/{g.ordinal} ({g.rows[0].where})")
             continue
         first = g.rows[0]
         if len({r.category for r in g.rows}) > 1:
-            skips.add("phrase with conflicting categories", f"{first.where}: {g.phrase!r}")
+            skips.add("phrase with conflicting categories", f"{g.dicom_id}/{g.ordinal} ({first.where})")
             continue
         if len(split_values) > 1:
             skips.add("phrase with conflicting split values", f"{first.where}: {sorted(map(str, split_values))}")
@@ -149,9 +152,12 @@ def _group_rows(rows: list[BoxRow], skips: SkipReport) -> list[_Group]:
     groups: dict[tuple[str, str], _Group] = {}
     per_image: dict[str, int] = {}
     seen: set[tuple] = set()
+    unreadable: set[tuple[str, str]] = set()  # (image, phrase) of rows that could not be read: masks incomplete
     for row in rows:
         if row.problem or not row.dicom_id or not row.phrase:
             skips.add(row.problem or ("empty phrase" if row.dicom_id else "row without dicom_id"), row.where)
+            if row.problem and row.dicom_id and row.phrase:
+                unreadable.add((row.dicom_id, row.phrase))
             continue
         if row.split is not None:
             row.split = SPLIT_ALIASES.get(row.split.lower(), row.split.lower())
@@ -173,6 +179,8 @@ def _group_rows(rows: list[BoxRow], skips: SkipReport) -> list[_Group]:
             continue
         seen.add(identity)
         group.boxes.append(box)
+    for key in unreadable & groups.keys():
+        groups[key].rejected = True
     return list(groups.values())
 
 
@@ -217,5 +225,5 @@ def _disk_size(path: Path) -> tuple[int, int] | str:
         return "missing image"
     try:
         return image_size(path)
-    except ImageDecodeError:
-        return "unreadable image"
+    except ImageDecodeError as exc:
+        return exc.reason  # e.g. truncated image, malformed DICOM header

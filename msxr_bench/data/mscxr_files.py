@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from msxr_bench.data.tables import read_table, records
+from msxr_bench.data.tables import read_csv_rows, row_shape_problem
 from msxr_bench.data.types import DatasetFormatError
 
 CSV_COLUMNS = ("dicom_id", "category_name", "label_text", "path", "x", "y", "w", "h", "image_width", "image_height")
@@ -28,7 +28,7 @@ class BoxRow:
     width: object
     height: object
     split: str | None
-    problem: str | None = None  # a reason found while reading (e.g. unknown image_id)
+    problem: str | None = None  # a reason found while reading (a short/long CSV row, an unknown image_id)
 
 
 def read_box_rows(path: Path) -> tuple[list[BoxRow], bool]:
@@ -42,12 +42,13 @@ def read_box_rows(path: Path) -> tuple[list[BoxRow], bool]:
 
 
 def _csv_rows(path: Path) -> tuple[list[BoxRow], bool]:
-    table = read_table(path, CSV_COLUMNS, "MS-CXR annotation CSV")
-    has_split = "split" in table.columns
+    header, table = read_csv_rows(path, CSV_COLUMNS, "MS-CXR annotation CSV")
+    has_split = "split" in header
     rows = []
-    for i, r in enumerate(records(table, CSV_COLUMNS + (("split",) if has_split else ()))):
+    for row in table:
+        r, shape = row.values, row_shape_problem(row, len(header))
         rows.append(BoxRow(
-            where=f"{path.name} line {i + 2}",
+            where=f"{path.name} {shape[1] if shape else f'line {row.line}'}",
             dicom_id=r["dicom_id"].strip(),
             path=r["path"].strip(),
             category=r["category_name"].strip(),
@@ -56,6 +57,7 @@ def _csv_rows(path: Path) -> tuple[list[BoxRow], bool]:
             width=r["image_width"],
             height=r["image_height"],
             split=r["split"].strip() if has_split else None,
+            problem=shape[0] if shape else None,
         ))
     return rows, has_split
 

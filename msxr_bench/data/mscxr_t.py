@@ -93,14 +93,14 @@ def find_mscxrt_file(data_root: Path, name: str) -> Path:
 
 def mimic_split_of_studies(data_root: Path) -> dict[str, str] | None:
     """{study_id: MIMIC-CXR split} from mimic-cxr-2.0.0-split.csv(.gz) under DATA_ROOT, None when there is none."""
-    from msxr_bench.data.tables import files_parent, first_existing, read_table, records
+    from msxr_bench.data.tables import files_parent, first_existing, read_csv_rows
 
     base = files_parent(Path(data_root), "mimic-cxr-jpg")
     table = first_existing([base / "mimic-cxr-2.0.0-split.csv.gz", base / "mimic-cxr-2.0.0-split.csv"])
     if table is None:
         return None
-    rows = records(read_table(table, ("study_id", "split"), "MIMIC-CXR split table"), ("study_id", "split"))
-    return {_number(r["study_id"]) or r["study_id"].strip(): r["split"].strip() for r in rows}
+    _, rows = read_csv_rows(table, ("study_id", "split"), "MIMIC-CXR split table")
+    return {_number(r.values["study_id"]) or r.values["study_id"].strip(): r.values["split"].strip() for r in rows}
 
 
 def _number(value: str) -> str | None:
@@ -150,16 +150,19 @@ def _row_ids(r: dict[str, str]) -> tuple[tuple[str, str, str, str, str] | None, 
 def load_progression(csv: Path, images_root: Path, check_images: bool = True
                      ) -> tuple[list[ProgressionSample], SkipReport]:
     """Samples in file order (row, then finding order) and the report of what was skipped."""
-    from msxr_bench.data.tables import files_parent, read_table, records
+    from msxr_bench.data.tables import files_parent, read_csv_rows, row_shape_problem
 
     csv = Path(csv)
-    table = read_table(csv, IMAGE_COLUMNS, "MS-CXR-T image classification CSV")
+    header, rows = read_csv_rows(csv, IMAGE_COLUMNS, "MS-CXR-T image classification CSV")
     base = files_parent(Path(images_root), "mimic-cxr-jpg")
     skips = SkipReport(source=csv.name)
     samples: list[ProgressionSample] = []
     seen: set[str] = set()
-    for i, r in enumerate(records(table, IMAGE_COLUMNS)):
-        where = f"{csv.name} line {i + 2}"
+    for row in rows:
+        r, where = row.values, f"{csv.name} line {row.line}"
+        if (problem := row_shape_problem(row, len(header))) is not None:
+            skips.add(problem[0], f"{csv.name} {problem[1]}")
+            continue
         labels = {f: r[f"{f}_progression"].strip().lower() for f in FINDINGS}
         if not any(labels.values()):
             skips.add("row without any progression label", where)
@@ -189,21 +192,24 @@ def load_progression(csv: Path, images_root: Path, check_images: bool = True
                 continue
             seen.add(sample_id)
             samples.append(ProgressionSample(
-                sample_id, i + 2, finding, label, r[f"{finding}_label_quality"].strip(), subject, study, dicom,
+                sample_id, row.line, finding, label, r[f"{finding}_label_quality"].strip(), subject, study, dicom,
                 previous_study, previous, current_path, previous_path))
     return samples, skips
 
 
 def load_sentence_pairs(csv: Path) -> tuple[list[SentencePair], SkipReport]:
     """Pairs in file order and the report of skipped rows."""
-    from msxr_bench.data.tables import read_table, records
+    from msxr_bench.data.tables import read_csv_rows, row_shape_problem
 
     csv = Path(csv)
-    table = read_table(csv, SENTENCE_COLUMNS, "MS-CXR-T sentence similarity CSV")
+    header, rows = read_csv_rows(csv, SENTENCE_COLUMNS, "MS-CXR-T sentence similarity CSV")
     skips = SkipReport(source=csv.name)
     pairs = []
-    for i, r in enumerate(records(table, SENTENCE_COLUMNS)):
-        where = f"{csv.name} line {i + 2}"
+    for i, row in enumerate(rows):
+        r, where = row.values, f"{csv.name} line {row.line}"
+        if (problem := row_shape_problem(row, len(header))) is not None:
+            skips.add(problem[0], f"{csv.name} {problem[1]}")
+            continue
         first, second, category = r["sentence_1"].strip(), r["sentence_2"].strip(), r["category"].strip().lower()
         if not first or not second:
             skips.add("empty sentence", where)

@@ -5,9 +5,10 @@ box fields for a negative image; rows of one `patientId` (really an image id) ar
 Label = max Target; boxes = all Target-1 rows, xywh with top-left corner, in the 1024x1024 pixel grid.
 
 Choices (bad rows are never guessed at):
-- An image with an inconsistent row -- Target not 0/1, a non-numeric box value, a negative row with box
-  values, a positive row without them, a box of zero size, or a box more than 1 px outside 1024x1024 -- is
-  skipped as a whole and counted by reason (its label or mask would be wrong). Boxes within 1 px are clipped.
+- An image with an inconsistent row -- fewer or more fields than the header, Target not 0/1, a non-numeric
+  box value, a negative row with box values, a positive row without them, a box of zero size, or a box more
+  than 1 px outside 1024x1024 -- is skipped as a whole and counted by reason (its label or mask would be
+  wrong); the example names the image and the offending row's file line. Boxes within 1 px are clipped.
 - A missing image file (when `check_images`) is a counted skip. Images are `<patientId>.dcm`, or a PNG/JPEG
   conversion of the same stem; boxes stay in the 1024 frame whatever the file.
 - The optional `stage_2_detailed_class_info.csv` must describe the same images with the same number of rows
@@ -22,7 +23,9 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from msxr_bench.data.tables import dataset_dirs, first_existing, parse_number, read_table, records
+from msxr_bench.data.tables import (
+    CsvRow, dataset_dirs, first_existing, parse_number, read_csv_rows, read_table, row_shape_problem,
+)
 from msxr_bench.data.types import Box, DatasetFormatError, RsnaSample, SkipReport
 
 LABEL_COLUMNS = ("patientId", "x", "y", "width", "height", "Target")
@@ -55,8 +58,8 @@ def find_rsna_files(data_root: Path) -> RsnaFiles:
 
 def rsna_patient_ids(labels_csv: Path) -> list[str]:
     """Every distinct patientId of the labels file, in file order (the input of `splits.rsna_split`)."""
-    table = read_table(labels_csv, ("patientId",), "RSNA labels file")
-    return list(dict.fromkeys(pid.strip() for pid in table["patientId"] if pid.strip()))
+    _, table = read_csv_rows(labels_csv, ("patientId",), "RSNA labels file")
+    return list(dict.fromkeys(r.values["patientId"].strip() for r in table if r.values["patientId"].strip()))
 
 
 def load_rsna(
@@ -64,23 +67,23 @@ def load_rsna(
 ) -> tuple[list[RsnaSample], SkipReport]:
     """One sample per image in first-appearance order, and the report of skipped images."""
     labels_csv, images_dir = Path(labels_csv), Path(images_dir)
-    table = read_table(labels_csv, LABEL_COLUMNS, "RSNA labels file")
+    header, table = read_csv_rows(labels_csv, LABEL_COLUMNS, "RSNA labels file")
     skips = SkipReport(source=str(labels_csv))
-    rows: dict[str, list[tuple[int, dict]]] = {}
-    for i, record in enumerate(records(table, LABEL_COLUMNS)):
-        pid = record["patientId"].strip()
+    rows: dict[str, list[CsvRow]] = {}
+    for row in table:
+        pid = row.values["patientId"].strip()
         if not pid:
-            skips.add("row without patientId", f"row {i + 2}")
+            skips.add("row without patientId", f"line {row.line}")
             continue
-        rows.setdefault(pid, []).append((i + 2, record))
+        rows.setdefault(pid, []).append(row)
 
     classes = _read_class_info(Path(class_info_csv), rows) if class_info_csv is not None else {}
     files = _image_files(images_dir) if check_images else {}
     samples = []
     for pid, id_rows in rows.items():
-        parsed = _parse_image_rows(id_rows)
-        if isinstance(parsed, str):
-            skips.add(parsed, f"{pid} (row {id_rows[0][0]})")
+        parsed = _parse_image_rows(id_rows, len(header))
+        if isinstance(parsed[0], str):
+            skips.add(parsed[0], f"{pid} ({parsed[1]})")
             continue
         label, boxes = parsed
         if pid in classes and (classes[pid] == "Lung Opacity") != bool(label):
@@ -98,37 +101,48 @@ def load_rsna(
     return samples, skips
 
 
-def _parse_image_rows(id_rows: list[tuple[int, dict]]) -> tuple[int, list[Box]] | str:
-    """(label, boxes) of one image, or the reason it must be skipped."""
+def _parse_image_rows(id_rows: list[CsvRow], n_columns: int) -> tuple[int, list[Box]] | tuple[str, str]:
+    """(label, boxes) of one image, or (the reason it must be skipped, where: the offending row's line)."""
     targets, boxes = set(), []
-    for _, record in id_rows:
-        target = parse_number(record["Target"])
-        if target not in (0.0, 1.0):
-            return "Target not 0/1"
-        fields = [record[k].strip() for k in ("x", "y", "width", "height")]
-        values = [parse_number(v) for v in fields]
-        if target == 0.0:
-            if any(fields):
-                return "negative row with box values"
-        elif not any(fields):
-            return "positive row without box"
-        elif None in values:
-            return "non-numeric box value"
-        else:
-            x, y, w, h = values
-            if w <= 0 or h <= 0:
-                return "box of zero or negative size"
-            if x < -BOX_TOLERANCE or y < -BOX_TOLERANCE or x + w > IMAGE_SIZE + BOX_TOLERANCE or (
-                y + h > IMAGE_SIZE + BOX_TOLERANCE
-            ):
-                return "box outside the 1024x1024 image"
-            x0, y0 = max(x, 0.0), max(y, 0.0)
-            x1, y1 = min(x + w, float(IMAGE_SIZE)), min(y + h, float(IMAGE_SIZE))
-            boxes.append(Box(x0, y0, x1 - x0, y1 - y0))
-        targets.add(int(target))
+    for row in id_rows:
+        shape = row_shape_problem(row, n_columns)
+        if shape is not None:
+            return shape
+        problem = _parse_row(row.values, boxes, targets)
+        if problem is not None:
+            return problem, f"line {row.line}"
     if len(targets) > 1:
-        return "conflicting Target 0 and 1 rows"
+        return "conflicting Target 0 and 1 rows", ", ".join(f"line {r.line}" for r in id_rows)
     return targets.pop(), boxes
+
+
+def _parse_row(record: dict[str, str], boxes: list[Box], targets: set[int]) -> str | None:
+    """Adds the row's box and Target; returns the reason the row is wrong instead, if it is."""
+    target = parse_number(record["Target"])
+    if target not in (0.0, 1.0):
+        return "Target not 0/1"
+    fields = [record[k].strip() for k in ("x", "y", "width", "height")]
+    values = [parse_number(v) for v in fields]
+    if target == 0.0:
+        if any(fields):
+            return "negative row with box values"
+    elif not any(fields):
+        return "positive row without box"
+    elif None in values:
+        return "non-numeric box value"
+    else:
+        x, y, w, h = values
+        if w <= 0 or h <= 0:
+            return "box of zero or negative size"
+        if x < -BOX_TOLERANCE or y < -BOX_TOLERANCE or x + w > IMAGE_SIZE + BOX_TOLERANCE or (
+            y + h > IMAGE_SIZE + BOX_TOLERANCE
+        ):
+            return "box outside the 1024x1024 image"
+        x0, y0 = max(x, 0.0), max(y, 0.0)
+        x1, y1 = min(x + w, float(IMAGE_SIZE)), min(y + h, float(IMAGE_SIZE))
+        boxes.append(Box(x0, y0, x1 - x0, y1 - y0))
+    targets.add(int(target))
+    return None
 
 
 def _image_files(images_dir: Path) -> dict[str, Path]:

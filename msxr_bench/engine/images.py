@@ -16,13 +16,14 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from msxr_bench.adapters.base import EncoderAdapter, ImageEmbeddings
+from msxr_bench.adapters.errors import PartialBatchError
 from msxr_bench.data.types import SkipReport
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.engine import profile
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ALL_EXAMPLES = 1_000_000  # image skip reports list every skipped sample
 WORKER_NICENESS = 10  # CPU runs only (see _background_worker)
+GEOMETRY_REFUSAL = "image unusable with the model's geometry"
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ class ImageItem:
 @dataclass
 class ImageFailure:
     item: ImageItem
-    reason: str  # "missing image" | "unreadable image" | "image unusable with the model's geometry"
-    detail: str
+    reason: str  # short, for counting: one of data.images.REASONS, GEOMETRY_REFUSAL, or "... (<exception type>)"
+    detail: str  # the file and the cause
 
 
 @dataclass
@@ -73,7 +75,7 @@ def image_failure_report(failures: Sequence[ImageFailure], sample_ids_by_image: 
     report = SkipReport(source="images", max_examples=ALL_EXAMPLES)
     for failure in sorted(failures, key=lambda f: f.item.key):
         for sid in sample_ids_by_image.get(failure.item.key, []):
-            report.add(failure.reason, f"{sid} ({failure.item.path}: {failure.detail})")
+            report.add(failure.reason, f"{sid} ({failure.detail})")  # the detail names the file
     return report
 
 
@@ -86,52 +88,81 @@ def shard(items: Sequence[ImageItem], rank: int = 0, world_size: int = 1) -> lis
 
 class ImageDecodeDataset(Dataset):
     """One record per item: a cached embedding, or a uint8 crop (cached or decoded with data.images.load_image
-    and cropped with the geometry), or a failure (missing/unreadable file, unusable size) instead of an
-    exception. Each record carries the seconds its stages took (summed into `engine.profile`)."""
+    and cropped with the geometry), or a failure `(reason, detail)` instead of an exception, whatever went
+    wrong with that one image (`image_failure_cause`). Each record carries the seconds its stages took
+    (summed into `engine.profile`)."""
 
-    def __init__(self, items: Sequence[ImageItem], geometry: Geometry, cache: "ImageCacheView | None" = None):
+    def __init__(self, items: Sequence[ImageItem], geometry: Geometry, cache: "ImageCacheView | None" = None,
+                 decode_options: Mapping[str, Any] | None = None):
         self.items, self.geometry, self.cache = list(items), geometry, cache
+        self.decode_options = dict(decode_options or {})  # keywords of data.images.load_image
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
-        from msxr_bench.hashing import file_sha256
-        from msxr_bench.data.images import ImageDecodeError, load_image
-
         item = self.items[index]
         rec = {"index": index, "crop": None, "embedding": None, "size": None, "sha": None, "failure": None,
                "source": None, "times": {}}
-        clock = _Clock(rec["times"])
+        stage = ["hash"]  # the stage running when an unplanned exception escapes (named in its reason)
+        try:
+            self._fill(item, rec, _Clock(rec["times"]), stage)
+        except Exception as exc:  # one image's problem, whatever its type: a counted failure, never the run's end
+            rec.update(crop=None, embedding=None, size=None, source=None)
+            rec["failure"] = image_failure_cause(item, exc, stage[0])
+        return rec
+
+    def _fill(self, item: ImageItem, rec: dict, clock: "_Clock", stage: list[str]) -> None:
+        from msxr_bench.hashing import file_sha256
+        from msxr_bench.data import images
+
         if self.cache is not None:
             try:
                 rec["sha"] = clock("hash", file_sha256, item.path)
             except OSError:
                 pass  # decoding below reports the file's problem
         if rec["sha"] is not None:
+            stage[0] = "cache read"
             hit = clock("cache read", self.cache.get_embedding, rec["sha"])
             if hit is not None:
                 rec["size"], rec["embedding"], rec["source"] = hit[0], hit[1], "embedding hits"
-                return rec
+                return
             hit = clock("cache read", self.cache.get_pixels, rec["sha"])
             if hit is not None:
                 rec["size"], rec["crop"], rec["source"] = hit[0], torch.from_numpy(hit[1]), "pixel hits"
-                return rec
-        try:
-            image = clock("decode", load_image, item.path)
-        except (ImageDecodeError, OSError) as exc:
-            reason = "missing image" if not Path(item.path).is_file() else "unreadable image"
-            rec["failure"] = (reason, str(exc))
-            return rec
+                return
+        stage[0] = "decode"
+        image = clock("decode", lambda p: images.load_image(p, **self.decode_options), item.path)
+        stage[0] = "resize"
         try:
             crop = clock("resize", preprocess_uint8, image, self.geometry)
         except ValueError as exc:  # e.g. too thin to letterbox: this image only, the run goes on
-            rec["failure"] = ("image unusable with the model's geometry", f"{item.path}: {exc}")
-            return rec
+            raise _GeometryRefusal(str(exc)) from exc
         rec["size"], rec["crop"], rec["source"] = tuple(image.shape[:2]), torch.from_numpy(crop), "decoded"
         if rec["sha"] is not None:
+            stage[0] = "cache write"
             clock("pixel write", self.cache.put_pixels, rec["sha"], rec["size"], crop)
-        return rec
+
+
+class _GeometryRefusal(Exception):
+    """The geometry cannot take this image (e.g. too thin to letterbox)."""
+
+
+def image_failure_cause(item: ImageItem, exc: BaseException, stage: str = "decode") -> tuple[str, str]:
+    """(reason, detail) of one image that could not be used: the reason is short, for counting (one of
+    `data.images.REASONS`, the geometry's, or "<stage> failed (<exception type>)" for the unplanned), the
+    detail names the file and the cause."""
+    from msxr_bench.data.images import MISSING, ImageDecodeError
+
+    path = Path(item.path)
+    if isinstance(exc, ImageDecodeError):
+        return exc.reason, str(exc)
+    if isinstance(exc, _GeometryRefusal):
+        return GEOMETRY_REFUSAL, f"{path}: {exc}"
+    if not path.is_file():
+        return MISSING, f"{path}: image file not found ({type(exc).__name__}: {exc})"
+    what = "unreadable image" if stage == "decode" else f"{stage} failed"
+    return f"{what} ({type(exc).__name__})", f"{path}: {type(exc).__name__}: {exc}"
 
 
 class _Clock:
@@ -171,13 +202,15 @@ class ModelImageEmbeddings:
     with `cache`, stored embeddings and crops are served and new ones stored."""
 
     def __init__(self, adapter: EncoderAdapter, runtime: Runtime, batch_size: int | None = None, num_workers: int = 0,
-                 progress: str | None = "images", cache: "EvalCache | None" = None):
+                 progress: str | None = "images", cache: "EvalCache | None" = None,
+                 decode_options: Mapping[str, Any] | None = None):
         batch_size = runtime.default_batch_size if batch_size is None else batch_size
         if batch_size < 1 or num_workers < 0:
             raise ValueError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}")
         self.adapter, self.runtime = adapter, runtime
         self.batch_size, self.num_workers, self.progress = batch_size, num_workers, progress
         self.view = cache.images(adapter, runtime.device, runtime.precision) if cache is not None else None
+        self.decode_options = dict(decode_options or {})  # keywords of data.images.load_image
         self.stats = {"embedding hits": 0, "pixel hits": 0, "decoded": 0, "failed": 0}
 
     def _loader(self, items: list[ImageItem]) -> DataLoader:
@@ -185,7 +218,7 @@ class ModelImageEmbeddings:
         are in flight (prefetch), so host memory does not grow with the number of images."""
         per_worker = max(2, -(-2 * self.batch_size // max(self.num_workers, 1)))
         return DataLoader(
-            ImageDecodeDataset(items, self.adapter.geometry, self.view),
+            ImageDecodeDataset(items, self.adapter.geometry, self.view, self.decode_options),
             batch_size=None, shuffle=False, num_workers=self.num_workers, collate_fn=_as_is,
             worker_init_fn=(_background_worker if self.runtime.device.type == "cpu" else _single_thread_worker)
             if self.num_workers else None,
@@ -255,8 +288,14 @@ class ModelImageEmbeddings:
                     batch = batch.pin_memory()  # so that the host-to-device copy is asynchronous
                 pixels = to_model_input(batch, self.adapter.geometry.channels, self.runtime.device)
                 with self.runtime.inference():
-                    embeddings = embeddings_to_float32(self.adapter.encode_images(pixels))
-            if self.view is not None and self.view.embeddings:
+                    try:
+                        got = self.adapter.encode_images(pixels)
+                    except PartialBatchError as exc:  # some items' outputs unusable: those are counted skips
+                        failures = failures + [ImageFailure(items[crops[i]["index"]], "model output unusable", why)
+                                               for i, why in exc.failures.items()]
+                        crops, got = [crops[i] for i in exc.kept], exc.partial
+                    embeddings = embeddings_to_float32(got) if got is not None and crops else None
+            if embeddings is not None and self.view is not None and self.view.embeddings:
                 with profile.stage("embedding write"):
                     self._store(embeddings, [r["sha"] for r in crops], [r["size"] for r in crops])
         return ImageBatch([items[r["index"]] for r in crops], [r["size"] for r in crops], embeddings, failures)

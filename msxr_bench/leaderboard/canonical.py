@@ -15,27 +15,32 @@ from msxr_bench.leaderboard.board import BOARD, SampleSet
 from msxr_bench.tasks.catalog import TASKS
 
 
-def _ids(task: str, root: Path, track: str) -> list[str]:
-    """The sample ids the task itself loads for the board's protocol and the track's split."""
-    setting = BOARD[task]
-    spec = TASKS[task]
+def _ids(key: str, root: Path, track: str) -> list[str]:
+    """The sample ids the task itself loads for the setting's protocol and the track's split."""
+    setting = BOARD[key]
+    spec = TASKS[setting.task]
     scheme = setting.split_of(track)[1]
-    protocol = spec.protocol(scheme) if task in ("rsna-cls", "rsna-seg") and scheme else spec.default_protocol
+    if setting.protocol is not None:
+        protocol = spec.protocol(setting.protocol)
+    elif setting.task in ("rsna-cls", "rsna-seg") and scheme:
+        protocol = spec.protocol(scheme)
+    else:
+        protocol = spec.default_protocol
     return spec.task().load(spec.make_params({}), protocol, setting.run_split(track), root).ids
 
 
 def sample_sets(root: Path, track: str = "toyworld") -> dict[str, SampleSet]:
-    """Task -> the sample set (n, sha256 of the sorted ids, the track's own split) of the leaderboard setting of
-    `track` on the data under `root`."""
+    """Setting key -> the sample set (n, sha256 of the sorted ids, the track's own split) of the leaderboard
+    setting of `track` on the data under `root`."""
     out = {}
-    for task, setting in BOARD.items():
-        ids = _ids(task, Path(root), track)
+    for key, setting in BOARD.items():
+        ids = _ids(key, Path(root), track)
         own = setting.canonical[track]
-        out[task] = SampleSet(len(ids), sample_ids_sha256(ids), own.split, own.split_scheme)
+        out[key] = SampleSet(len(ids), sample_ids_sha256(ids), own.split, own.split_scheme)
     return out
 
 
 if __name__ == "__main__":
     track = sys.argv[2] if len(sys.argv) > 2 else "toyworld"
     for task, s in sample_sets(Path(sys.argv[1]), track).items():
-        print(f"{task:10} n={s.n:5} sha256={s.sha256}" + (f" split={s.split!r}" if s.split else ""))
+        print(f"{task:26} n={s.n:5} sha256={s.sha256}" + (f" split={s.split!r}" if s.split else ""))

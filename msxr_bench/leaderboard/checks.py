@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from msxr_bench.leaderboard.board import BOARD, MIN_HARNESS_VERSION, Track, parse_version
+from msxr_bench.leaderboard.board import MIN_HARNESS_VERSION, Track, parse_version, setting_of
 from msxr_bench.leaderboard.safe_json import UnsafeJSONError, read_json
 from msxr_bench.results import Metric, TaskResult
 from msxr_bench.tasks.catalog import TASKS
@@ -182,9 +182,10 @@ def _scoring_value(r: TaskResult, key: str) -> Any:
 
 def check_board(path: Path, r: TaskResult) -> tuple[list[Issue], Track | None]:
     """The leaderboard's setting of the task (complete run, default choices) and its canonical sample set."""
-    setting = BOARD.get(r.task.name)
+    setting = setting_of(r)
     if setting is None:
-        return [Issue(path, "task.name", f"{r.task.name} is not ranked on the leaderboard")], None
+        return [Issue(path, "task.name", f"{r.task.name} under protocol {r.protocol.name!r} is not ranked on the "
+                                         "leaderboard")], None
     d = r.dataset
     out = []
     spec = TASKS[r.task.name]

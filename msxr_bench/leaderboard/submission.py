@@ -21,6 +21,11 @@ MODEL_ID = re.compile(rf"^{NAME_PART}/{NAME_PART}$")
 REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 ENTRY_POINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+RELATIVE_PATH = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.+/-]{1,200}$")
+MODULE = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+WORKER_ENTRY = re.compile(rf"^({MODULE}|[A-Za-z0-9_./-]+\.py):[A-Za-z_][A-Za-z0-9_]*$")
+LOCK_NAMES = re.compile(r"^(requirements[A-Za-z0-9_.-]*\.txt|pylock(\.[A-Za-z0-9_-]+)?\.toml|uv\.lock|poetry\.lock|"
+                        r"conda-lock\.ya?ml)$")
 MIMIC_WORDS = ("mimic-cxr", "mimic cxr", "mimic_cxr", "ms-cxr")
 SYNTHETIC_WORDS = ("toy world", "toyworld", "synthetic")  # "synthetic MIMIC-CXR layout" is not MIMIC-CXR
 
@@ -62,6 +67,47 @@ class WeightsSource(_Strict):
         return v
 
 
+class EnvironmentSource(_Strict):
+    """The model's own Python environment, for a model run by the `remote` adapter (docs/remote-adapters.md):
+    a lock file (or requirements pinned with hashes) inside the submission folder, and the worker entry."""
+
+    lock_file: str = Field(description="path inside the submission folder: requirements*.txt with --hash pins, "
+                                       "pylock.toml, uv.lock, poetry.lock or conda-lock.yml")
+    python: str = Field(pattern=r"^3\.\d{1,2}$", description="the interpreter's version, e.g. '3.11'")
+    entry: str = Field(description="the worker entry: 'package.module:callable' or 'file.py:callable' (a path "
+                                   "inside the submission folder)")
+
+    @field_validator("lock_file")
+    @classmethod
+    def _lock_file(cls, v: str) -> str:
+        if not RELATIVE_PATH.match(v) or not LOCK_NAMES.match(v.rsplit("/", 1)[-1]):
+            raise ValueError("must be a relative path inside the submission folder (no '..') to requirements*.txt, "
+                             f"pylock.toml, uv.lock, poetry.lock or conda-lock.yml, got {v!r}")
+        return v
+
+    @field_validator("entry")
+    @classmethod
+    def _entry(cls, v: str) -> str:
+        if not WORKER_ENTRY.match(v) or v.startswith("/") or "/../" in f"/{v}":
+            raise ValueError(f"must look like 'package.module:callable' or 'relative/file.py:callable', got {v!r}")
+        return v
+
+
+def environment_problems(env: EnvironmentSource, folder: Path) -> list[str]:
+    """What is wrong with the environment files of a submission folder: the lock file must be there, and a
+    requirements file must pin every requirement with a sha256 hash."""
+    path = folder / env.lock_file
+    if path.is_symlink() or not path.is_file():
+        return [f"environment.lock_file {env.lock_file} is not a file of the submission folder"]
+    if not path.name.endswith(".txt"):
+        return []
+    logical = path.read_text(errors="replace").replace("\\\n", " ").splitlines()
+    unpinned = [line.split()[0] for line in logical
+                if line.strip() and not line.lstrip().startswith(("#", "-")) and "--hash=sha256:" not in line]
+    return [f"environment.lock_file {env.lock_file}: requirements without --hash=sha256: {', '.join(unpinned[:5])}"
+            ] if unpinned else []
+
+
 class TrainingData(_Strict):
     datasets: list[str] = Field(min_length=1, description="every dataset the weights saw, pre-training included")
     mimic_cxr_overlap: bool = Field(description="true when training used MIMIC-CXR images or reports "
@@ -88,6 +134,14 @@ class ModelCard(_Strict):
     licence: str = Field(min_length=1)
     contact: str = Field(min_length=3, description="e-mail, GitHub handle or URL of the person answering questions")
     paper: str | None = None
+    environment: EnvironmentSource | None = Field(None, description="required for the `remote` adapter: the "
+                                                                    "model's own environment and worker entry")
+
+    @model_validator(mode="after")
+    def _environment_for_remote(self) -> "ModelCard":
+        if (self.adapter.name == "remote") != (self.environment is not None):
+            raise ValueError("a model run by the `remote` adapter names its `environment` (and only such a model)")
+        return self
 
     @field_validator("model")
     @classmethod

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from msxr_bench.data.types import MS_CXR_CATEGORIES
-from msxr_bench.leaderboard.board import BOARD, TRACK_LABELS
-from msxr_bench.leaderboard.reported import METRIC_TITLES, ReportedValue, unverified_values, verified_values
+from msxr_bench.leaderboard.board import BOARD, MAIN, TRACK_LABELS, setting_key
+from msxr_bench.published.values import PublishedValue, category_name, printed_average_checks, published
 from msxr_bench.leaderboard.validate import Entry
 
 MIMIC_MARK = "⚠"
@@ -64,19 +64,21 @@ def _model_cell(entry: Entry) -> Cell:
 
 def measured_tables(entries: list[Entry]) -> list[Table]:
     tables = []
-    tasks = list(BOARD)
+    tasks = list(MAIN)
     for track, label in TRACK_LABELS.items():
         mine = [e for e in entries if e.track == track]
         by_model: dict[tuple[str, str], dict[str, Entry]] = {}
         for e in mine:
             key = (e.card.model, e.card.revision) if e.card else (e.result.adapter.identity, "")
-            by_model.setdefault(key, {})[e.result.task.name] = e
+            by_model.setdefault(key, {})[setting_key(e.result.task.name, e.result.protocol.name)] = e
         scores = {f"{m}@{r}": {t: got[t].result.main_score.value if t in got else None for t in tasks}
                   for (m, r), got in by_model.items()}
         ranks = mean_ranks(scores, tasks)
         rows = []
         for (m, r), got in by_model.items():
-            first = next(iter(got.values()))
+            if not any(t in got for t in tasks):
+                continue  # protocol tracks only: shown in their protocol's table
+            first = next(got[t] for t in tasks if t in got)
             mean, count = ranks[f"{m}@{r}"]
             row = [Cell(""), _model_cell(first), Cell(r or "—", r)]
             for t in tasks:
@@ -118,41 +120,73 @@ def measured_tables(entries: list[Entry]) -> list[Table]:
                 intro="Mean CNR of each category's phrases; the macro mean over categories is the main score.",
                 columns=["Model"] + list(MS_CXR_CATEGORIES) + ["Macro"], rows=cat_rows,
                 empty="No ms-cxr results on this data yet."))
+        from msxr_bench.leaderboard.protocol_tables import protocol_tables  # it builds on this module's cells
+
+        tables += protocol_tables(mine, track, label)
     return tables
 
 
-def _reported_table(key: str, group: str, values: list[ReportedValue]) -> Table:
-    metrics = list(dict.fromkeys(v.metric for v in values))
-    methods = list(dict.fromkeys((v.method, v.text_encoder) for v in values))
+METRIC_TITLES = {
+    "mscxr_cnr": "CNR", "mscxr_miou": "mIoU", "mscxr_cnr_macro": "MS-CXR CNR", "mscxr_miou_macro": "MS-CXR mIoU",
+    "radnli_accuracy_percent": "RadNLI acc. (%)", "mask_prediction_accuracy_percent": "Mask pred. acc. (%)",
+    "avg_tokens_after_tokenization": "Tokens / Findings", "vocabulary_size": "Vocabulary",
+    "radnli_syn_sim": "Syn. sim.", "radnli_cont_gap": "Cont. gap", "rsna_accuracy@f1max": "Accuracy",
+    "rsna_sensitivity@f1max": "Sensitivity", "rsna_specificity@f1max": "Specificity", "rsna_f1@f1max": "F1",
+    "rsna_auroc": "AUROC", "rsna_abs_delta_auroc": "|ΔAUROC|", "rsna_seg_iou": "IoU", "rsna_seg_dice": "Dice",
+    "rsna_seg_cnr": "CNR",
+}
+
+
+def _column_title(metric: str, category: str, single_metric: bool) -> str:
+    if not category:
+        return METRIC_TITLES.get(metric, metric)
+    name = "Avg." if category == "macro_avg" else category_name(category)
+    return name if single_metric else f"{METRIC_TITLES.get(metric, metric)} {name}"
+
+
+def _reported_table(key: str, values: list[PublishedValue], flagged: set[tuple]) -> Table:
+    """One paper table: a row per (method, encoder, objective, setting), a column per (metric, category)."""
+    columns = list(dict.fromkeys((v.metric, v.category) for v in values))
+    settings = list(dict.fromkeys(v.setting for v in values))
+    single_metric = len({m for m, _ in columns}) == 1
     rows = []
-    for method, encoder in methods:
-        mine = {v.metric: v for v in values if (v.method, v.text_encoder) == (method, encoder)}
-        some = next(iter(mine.values()))
-        mark = f" {MIMIC_MARK}" if some.mimic_cxr else ""
-        row = [Cell(method + mark, method.lower()), Cell(encoder or "—", (encoder or "").lower())]
-        for m in metrics:
-            v = mine.get(m)
-            text = "—" if v is None else v.value + (f" ± {v.spread}" if v.spread else "")
+    for label, setting in dict.fromkeys((v.row_label, v.setting) for v in values):
+        mine = {(v.metric, v.category): v for v in values if (v.row_label, v.setting) == (label, setting)}
+        mark = f" {MIMIC_MARK}" if any(v.trained_on_mimic_cxr for v in mine.values()) else ""
+        row = [Cell(label + mark, label.lower())] + ([Cell(setting or "—", setting)] if len(settings) > 1 else [])
+        for col in columns:
+            v = mine.get(col)
+            text = "—" if v is None else v.printed + (f" ± {v.spread_printed}" if v.spread_printed else "")
+            if v is not None and (v.table, v.row_label, v.setting, v.metric) in flagged and v.category == "macro_avg":
+                text += " ‡"
             row.append(Cell(text, v.number if v else None))
         rows.append(row)
     first = values[0]
-    sources = sorted({v.source for v in values})
-    return Table(key=key, title=f"Reported in paper — {group}",
-                 intro=f"{first.paper}, {first.table}. Not measured by msxr-bench; protocols and data versions "
-                       "differ from the measured rows, so do not rank them together.",
-                 columns=["Method", "Text encoder"] + [METRIC_TITLES[m] for m in metrics], rows=rows,
-                 notes=[f"Source: {s}" for s in sources]
-                 + [f"{MIMIC_MARK} where the source states MIMIC-CXR training; unmarked rows: not stated there."])
+    notes = [f"Source: {s}" for s in sorted({v.source for v in values})]
+    if any(v.spread_printed for v in values):
+        notes.append("± as printed in the paper (its spread over seeds).")
+    if any(key[0] == first.table for key in flagged):
+        notes.append("‡ the printed average is not the mean of the printed categories (beyond rounding): compare "
+                     "per category and the average separately.")
+    notes.append(f"{MIMIC_MARK} where the paper states MIMIC-CXR training; unmarked rows: not stated there.")
+    return Table(key=key, title=f"Reported in paper — {first.paper}, {first.table}",
+                 intro=("Not measured by msxr-bench; protocols and data versions differ from the measured rows, so do "
+                        "not rank them together." + (f" Setting: {settings[0]}." if len(settings) == 1 else "")),
+                 columns=["Method"] + (["Setting"] if len(settings) > 1 else [])
+                 + [_column_title(m, c, single_metric) for m, c in columns], rows=rows, notes=notes)
 
 
 def reported_tables() -> list[Table]:
-    values = verified_values()
-    groups = list(dict.fromkeys(v.group for v in values))
-    tables = [_reported_table(f"reported-{i}", g, [v for v in values if v.group == g]) for i, g in enumerate(groups)]
-    held = unverified_values()
-    if held and tables:
-        tables[-1].notes.append(f"{len(held)} further published values are recalled but not yet checked against "
-                                "their paper; they are listed in msxr_bench/leaderboard/reported.py and not shown.")
+    """Every published table (msxr_bench/published/papers), per category where the paper gives categories."""
+    values = published()
+    flagged = {(c.table, c.row, c.printed.setting, c.metric) for c in printed_average_checks(values)}
+    groups = list(dict.fromkeys((v.paper_key, v.table) for v in values))
+    tables = [_reported_table(f"reported-{i}", [v for v in values if (v.paper_key, v.table) == g], flagged)
+              for i, g in enumerate(groups)]
+    if any(v.paper_key == "bannur2023" for v in values):
+        tables[-1].notes.append("BioViL on MS-CXR is reported by both papers, each with its own evaluation (BioViL "
+                                "paper: CNR 1.027, mIoU 0.266; BioViL-T paper: CNR 1.07 ± 0.04, mIoU 0.229 ± 0.005): "
+                                "both are shown, each under its paper.")
     return tables
 
 

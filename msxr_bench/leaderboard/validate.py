@@ -14,12 +14,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from msxr_bench.leaderboard.board import BOARD, Track
+from msxr_bench.leaderboard.board import BOARD, Track, setting_key
 from msxr_bench.leaderboard.checks import (
     Issue, check_board, check_metrics, check_rows, check_task, check_text, load_result, pydantic_issues,
 )
 from msxr_bench.leaderboard.safe_json import UnsafeJSONError, read_json
-from msxr_bench.leaderboard.submission import ModelCard, names_mimic_cxr
+from msxr_bench.leaderboard.submission import ModelCard, environment_problems, names_mimic_cxr
 from msxr_bench.results import TaskResult
 from msxr_bench.run_manifest import MANIFEST_NAME, check_run_folder
 
@@ -107,8 +107,12 @@ def validate_submission(folder: Path) -> Report:
     tracks: set[str] = set()
     results_files = [p for p in sorted(folder.iterdir()) if p.suffix == ".json" and p.stem in BOARD and p.is_file()]
     report.issues += [Issue(folder / MANIFEST_NAME, "", why) for why in _run_problems(folder, results_files)]
+    environment = _environment_files(card)
+    if card is not None and card.environment is not None:
+        report.issues += [Issue(folder / MODEL_FILE, "environment", why)
+                          for why in environment_problems(card.environment, folder)]
     for path in sorted(folder.iterdir()):
-        if path.name in (MODEL_FILE, MANIFEST_NAME):
+        if path.name in (MODEL_FILE, MANIFEST_NAME) or path.name in environment:
             continue
         if path.suffix.lower() in IMAGE_SUFFIXES:
             report.issues.append(Issue(path, "", "image file in a submission: heatmaps and pictures show credentialed "
@@ -116,15 +120,16 @@ def validate_submission(folder: Path) -> Report:
             continue
         if path.is_symlink() or not path.is_file() or path.suffix != ".json" or path.stem not in BOARD:
             report.issues.append(Issue(path, "", "unexpected entry: a submission folder holds model.json and "
-                                                 f"results files named <task>.json ({', '.join(BOARD)})"))
+                                                 f"results files named <task>[@<protocol>].json ({', '.join(BOARD)})"))
             continue
         report.n_files += 1
         entry, issues = validate_result_file(path)
         report.issues += issues
         if entry is None:
             continue
-        if entry.result.task.name != path.stem:
-            report.issues.append(Issue(path, "task.name", f"{entry.result.task.name!r} in a file named {path.name}"))
+        key = setting_key(entry.result.task.name, entry.result.protocol.name)
+        if key != path.stem:
+            report.issues.append(Issue(path, "task.name", f"{key!r} (task and protocol) in a file named {path.name}"))
             continue
         if card is None:
             continue
@@ -140,6 +145,18 @@ def validate_submission(folder: Path) -> Report:
     if card is not None and report.n_files == 1:
         report.issues.append(Issue(folder, "", "no results file beside model.json"))
     return report
+
+
+def _environment_files(card: ModelCard | None) -> set[str]:
+    """Files a remote model's card names inside its folder (lock file, entry file): data, never imported here."""
+    env = card.environment if card is not None else None
+    if env is None:
+        return set()
+    names = {env.lock_file}
+    module = env.entry.partition(":")[0]
+    if module.endswith(".py"):
+        names.add(module)
+    return {n for n in names if "/" not in n}
 
 
 def _run_problems(folder: Path, files: list[Path]) -> list[str]:
@@ -213,10 +230,11 @@ def validate_paths(paths: list[Path]) -> Report:
     for e in report.entries:
         if e.card is None:
             continue
-        key = (e.card.model.lower(), e.card.revision.lower(), e.result.task.name)
+        name = setting_key(e.result.task.name, e.result.protocol.name)
+        key = (e.card.model.lower(), e.card.revision.lower(), name)
         if key in seen:
             report.issues.append(Issue(e.path, "", f"duplicate entry: {e.card.model} {e.card.revision} "
-                                                   f"{e.result.task.name} is also in {seen[key]}"))
+                                                   f"{name} is also in {seen[key]}"))
         else:
             seen[key] = e.path
     return report

@@ -80,6 +80,10 @@ class Loaded:
     split_record: dict[str, Any] = field(default_factory=dict)  # how the split was made (scoring.split)
     pool: list[Any] | None = None  # every loaded sample before the split/limit (e.g. the phrase-control pool)
     context: dict[str, Any] = field(default_factory=dict)  # what `score` needs from `load` (not recorded)
+    # the recorded protocol name/description when they differ from the spec's (a parameterised protocol records
+    # a hash of its sample-id list, never a local path)
+    protocol_name: str | None = None
+    protocol_description: str | None = None
 
 
 @dataclass

@@ -39,6 +39,8 @@ class RunContext:
     gather: "Callable[[Any], list[Any]] | None" = None
     image_provider: "ImageEmbeddingProvider | None" = None  # None = ModelImageEmbeddings (with `cache`)
     cache: "EvalCache | None" = None  # on-disk pixels/embeddings cache; None = compute everything
+    # keywords of data.images.load_image: allowed_modalities (None = any), allow_palette_color
+    decode_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -56,7 +58,16 @@ class RunContext:
         if self.image_provider is not None:
             return self.image_provider
         return ModelImageEmbeddings(adapter, self.runtime, self.batch_size, self.num_workers,
-                                    progress="images" if self.progress else None, cache=self.cache)
+                                    progress="images" if self.progress else None, cache=self.cache,
+                                    decode_options=self.decode_options)
+
+    def image_decoding_record(self) -> dict[str, Any]:
+        """The DICOM acceptance policy images were decoded under (recorded in the scoring of image tasks)."""
+        from msxr_bench.data.images import RADIOGRAPH_MODALITIES
+
+        modalities = self.decode_options.get("allowed_modalities", RADIOGRAPH_MODALITIES)
+        return {"allowed_modalities": None if modalities is None else sorted(modalities),
+                "allow_palette_color": bool(self.decode_options.get("allow_palette_color", False))}
 
     def text_policy(self, adapter: "EncoderAdapter") -> "TextLengthPolicy":
         from msxr_bench.engine import TextLengthPolicy

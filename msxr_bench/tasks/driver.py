@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from msxr_bench.adapters.base import IMAGE_CAPABILITIES
 from msxr_bench.data.types import SkipReport
 from msxr_bench.hashing import sample_ids_sha256
 from msxr_bench.results import (
@@ -29,10 +30,10 @@ class DatasetTextError(ValueError):
 
 def capability_gate(spec: TaskSpec, adapter: Any) -> None:
     """TaskSkipped naming what is missing when the adapter lacks a capability the task requires."""
-    missing = [c for c in spec.requires if c not in adapter.capabilities]
-    if missing:
-        raise TaskSkipped(f"{adapter.meta.name} lacks {', '.join(missing)} ({spec.name} needs "
-                          f"{', '.join(spec.requires)})")
+    why = spec.lacking(adapter.capabilities)
+    if why:
+        needs = ", ".join(spec.requires) or " or ".join("+".join(o) for o in spec.requires_any)
+        raise TaskSkipped(f"{adapter.meta.name} {why} ({spec.name} needs {needs})")
 
 
 def apply_limit(samples: list, limit: int | None, what: str) -> list:
@@ -99,6 +100,8 @@ def run_task(task: Task, params: TaskParams, run: RunContext) -> TaskResult:
     if not scored.rows:
         raise ValueError(f"{spec.name}: no sample could be scored ({len(samples)} tried); see the skips: "
                          + "; ".join(r.summary() for r in loaded.skips + scored.skips if r.total))
+    if set(spec.requires) & IMAGE_CAPABILITIES:
+        scored.scoring.setdefault("image_decoding", run.image_decoding_record())
     stats = task.metrics(scored.rows, scored.scoring)
     metrics = {name: stat.metric(run.n_bootstrap, run.seed) for name, stat in stats.items()}
     rows = scored.rows
@@ -122,9 +125,10 @@ def run_task(task: Task, params: TaskParams, run: RunContext) -> TaskResult:
         schema_version=SCHEMA_VERSION,
         task=TaskInfo(name=spec.name, version=spec.version, type=spec.type, description=spec.description,
                       main_score=spec.main_score),
-        protocol=ProtocolRecord(name=protocol.name, description=protocol.description, origin=protocol.origin,
-                                split=split, definitions=dict(spec.definitions)),
-        dataset=dataset, adapter=adapter_record(run), scoring={"parameters": params.model_dump(mode="json"),
+        protocol=ProtocolRecord(name=loaded.protocol_name or protocol.name,
+                                description=loaded.protocol_description or protocol.description,
+                                origin=protocol.origin, split=split, definitions=dict(spec.definitions)),
+        dataset=dataset, adapter=adapter_record(run), scoring={"parameters": _parameters(params, loaded),
                                                               **scored.scoring},
         main_score=MainScore(name=spec.main_score, value=metrics[spec.main_score].value), metrics=metrics,
         per_category=task.per_category(scored.rows) or [], row_key=list(spec.row_key),
@@ -134,6 +138,14 @@ def run_task(task: Task, params: TaskParams, run: RunContext) -> TaskResult:
     )
 
 
+def _parameters(params: TaskParams, loaded: Loaded) -> dict[str, Any]:
+    """The typed parameters as recorded: a parameterised protocol by its recorded name (never a local path)."""
+    out = params.model_dump(mode="json")
+    if loaded.protocol_name:
+        out["protocol"] = loaded.protocol_name
+    return out
+
+
 def adapter_record(run: RunContext) -> AdapterRecord:
     """Who the model is, as recorded: registry name, identity hash, options, capabilities, meta, geometry."""
     adapter = run.adapter
@@ -141,4 +153,5 @@ def adapter_record(run: RunContext) -> AdapterRecord:
     return AdapterRecord(name=run.adapter_name, identity=adapter.identity(), options=dict(run.adapter_options),
                          capabilities=sorted(adapter.capabilities), meta=AdapterMetaRecord(**adapter.meta.model_dump()),
                          geometry=geometry.to_dict() if geometry is not None else None,
-                         max_text_tokens=getattr(adapter, "max_text_tokens", None))
+                         max_text_tokens=getattr(adapter, "max_text_tokens", None),
+                         remote=adapter.remote_record() if hasattr(adapter, "remote_record") else None)

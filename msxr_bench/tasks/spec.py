@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -49,6 +49,23 @@ class ProtocolSpec:
     origin: str = ""  # who uses it / where it comes from
     split_aliases: Mapping[str, str] = field(default_factory=dict)  # e.g. "valid" -> "val"
     ranked: bool = False  # the leaderboard has a track for it
+    # a parameterised protocol is named "NAME:VALUE" on the command line (e.g. "split-file:PATH"); `parameter`
+    # says what VALUE is, `argument` holds it once bound (the task records a name that does not hold it)
+    parameter: str = ""
+    argument: str | None = None
+
+    @property
+    def rule(self) -> str:
+        """The protocol's name without its argument ("split-file" of "split-file:ids.csv")."""
+        return self.name.partition(":")[0]
+
+    def bind(self, argument: str) -> "ProtocolSpec":
+        """This parameterised protocol with its argument (a TaskParamsError when it takes none or gets none)."""
+        if not self.parameter:
+            raise TaskParamsError(f"protocol {self.name!r} takes no argument (got {argument!r})")
+        if not argument.strip():
+            raise TaskParamsError(f"protocol {self.name!r} needs an argument: {self.name}:{self.parameter}")
+        return replace(self, name=f"{self.name}:{argument.strip()}", argument=argument.strip())
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,8 @@ class TaskSpec:
     # raising DatasetFormatError naming what is missing: preflight checks them before any model is built
     locate: str = ""
     requires: tuple[str, ...] = ()  # adapter capabilities without which the task is skipped
+    # alternatives: the adapter needs every capability of at least one of these sets (e.g. boxes, or patches+text)
+    requires_any: tuple[tuple[str, ...], ...] = ()
     row_key: tuple[str, ...] = ("sample_id",)  # what identifies a per-sample row (unique per file)
     # string columns of a row and what they may hold: "id" (a dataset id), or the allowed values (a name ending in
     # "*" covers every column with that prefix); any other string in a row is free text and is refused
@@ -88,14 +107,29 @@ class TaskSpec:
     def default_protocol(self) -> ProtocolSpec:
         return self.protocols[0]
 
+    def lacking(self, capabilities: Any) -> str | None:
+        """Why an adapter with `capabilities` cannot run this task, or None when it can."""
+        caps = set(capabilities)
+        missing = [c for c in self.requires if c not in caps]
+        if missing:
+            return f"lacks {', '.join(missing)}"
+        if self.requires_any and not any(set(option) <= caps for option in self.requires_any):
+            return "has none of " + " / ".join("+".join(option) for option in self.requires_any)
+        return None
+
     def protocol(self, name: str | None) -> ProtocolSpec:
-        """The protocol called `name` (None = the default); a did-you-mean error otherwise."""
+        """The protocol called `name` (None = the default; "NAME:VALUE" binds a parameterised one); a
+        did-you-mean error otherwise."""
         if name is None:
             return self.default_protocol
         for p in self.protocols:
             if p.name == name:
                 return p
-        known = [p.name for p in self.protocols]
+        head, colon, argument = name.partition(":")
+        for p in self.protocols:
+            if colon and p.name == head:
+                return p.bind(argument)
+        known = [f"{p.name}:{p.parameter}" if p.parameter else p.name for p in self.protocols]
         close = difflib.get_close_matches(name, known, 1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise TaskParamsError(f"{self.name}: unknown protocol {name!r}{hint}; protocols: {', '.join(known)}")

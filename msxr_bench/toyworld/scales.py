@@ -27,6 +27,7 @@ class Scale:
     mscxrt_subjects: int = 0  # MS-CXR-T image pairs (one row each); a tenth in MIMIC `validate`, the rest `test`...
     mscxrt_train_share: float = 0.0  # ... but for this share in MIMIC `train` (rows a model trained here has seen)
     mscxrt_sentence_pairs: int = 0  # rows of the MS-CXR-T sentence-similarity file
+    padchest_images: int = 40  # PadChest-GR images (its own stream: writers/padchest_gr.py)
 
 
 SCALES: dict[str, Scale] = {
@@ -52,6 +53,11 @@ SCALES: dict[str, Scale] = {
         name="temporal", train_images=1000, validate_images=120, test_images=40, mscxr_images=60, mscxr_full_size=1,
         rsna_images=24, rsna_positive_share=0.5, radnli_pairs=60, mednli_pairs=(300, 60, 60),
         temporal_train_subjects=1500, mscxrt_subjects=150, mscxrt_train_share=0.1, mscxrt_sentence_pairs=361,
+    ),
+    # box grounding at CI size: many MS-CXR pairs (v1.1.0 train for a box head, test to score it), little else
+    "boxes": Scale(
+        name="boxes", train_images=24, validate_images=6, test_images=4, mscxr_images=480, mscxr_full_size=1,
+        rsna_images=4, rsna_positive_share=0.5, radnli_pairs=10, mednli_pairs=(10, 5, 5),
     ),
 }
 

@@ -1,5 +1,5 @@
 """Generate a whole toy CXR world under one directory, in the data-root layout the tasks read:
-mimic-cxr-jpg/, mimic-cxr-reports/, ms-cxr/, ms-cxr-t/, rsna-pneumonia/, radnli/, mednli/, toyworld.json
+mimic-cxr-jpg/, mimic-cxr-reports/, ms-cxr/, ms-cxr-t/, rsna-pneumonia/, radnli/, mednli/, padchest-gr/, toyworld.json
 (seed, scale, version, counts and every image's ground-truth findings and boxes) and toyworld-temporal.json
 (the temporal subjects' images and changes)."""
 
@@ -18,6 +18,7 @@ from msxr_bench.toyworld.writers.mimic import write_mimic
 from msxr_bench.toyworld.writers.mscxr import write_mscxr
 from msxr_bench.toyworld.writers.mscxrt import temporal_studies, write_mscxrt
 from msxr_bench.toyworld.writers.nli import write_nli
+from msxr_bench.toyworld.writers.padchest_gr import write_padchest_gr
 from msxr_bench.toyworld.writers.rsna import write_rsna
 
 GENERATOR_VERSION = "1.0"
@@ -59,4 +60,7 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     summary = {"generator": "msxr_bench.toyworld", "version": GENERATOR_VERSION, "seed": seed, "scale": scale,
                "rsna_boxes": "real" if rsna_boxes else "world", "counts": counts, "conventions": CONVENTIONS}
     write_json({**summary, "mimic": mimic_truth, "rsna": rsna_truth}, out / "toyworld.json", indent=None)
-    return {**summary, "mscxrt": mscxrt_counts, "seconds": round(time.perf_counter() - start, 1), "out": str(out)}
+    # written after the rest from its own stream: the files above stay byte-identical (toyworld.json too)
+    padchest = write_padchest_gr(out / "padchest-gr", seed, spec.padchest_images)
+    return {**summary, "mscxrt": mscxrt_counts, "padchest_gr": padchest, "seconds": round(time.perf_counter() - start, 1),
+            "out": str(out)}

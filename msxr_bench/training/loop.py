@@ -1,5 +1,6 @@
-"""The one training loop of BioViL, GLoRIA and ConVIRT: frontal MIMIC-CXR pairs of the official `train` split
-(validation loss on `validate`), the recipe's captions, augmentations, optimiser and loss; AMP on CUDA,
+"""The one training loop of BioViL, GLoRIA, ConVIRT and the box head: the recipe's training sets (frontal MIMIC-CXR
+pairs of the official `train` split, validation loss on `validate`; MS-CXR v1.1.0 train/val for the box head), its
+captions, augmentations, optimiser and loss; AMP on CUDA,
 gradient clipping, tqdm + `OUTPUT/log.jsonl`, resumable state, and the adapter's checkpoint directory in
 `OUTPUT/checkpoint/` (load it with `--model-arg checkpoint=OUTPUT/checkpoint`).
 
@@ -21,7 +22,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from msxr_bench.data.mimic import find_mimic_roots, load_mimic_pairs
 from msxr_bench.engine import distributed
 from msxr_bench.training.augment import augment_batch
 from msxr_bench.training.data import EpochBatchSampler
@@ -92,14 +92,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     files.prepare(opts.resume)
     distributed.barrier()
 
-    jpg_root, reports_root = find_mimic_roots(opts.data_root)
-    train_pairs, skips = load_mimic_pairs(jpg_root, reports_root, "train", True, s.text.loader_section)
-    val_pairs, _ = load_mimic_pairs(jpg_root, reports_root, "validate", True, s.text.loader_section)
-    if opts.max_train_pairs:
-        train_pairs = train_pairs[:opts.max_train_pairs]
-    train_set = recipe.make_dataset(train_pairs, s.canvas_geometry(), s.text, opts.seed, s.cache_images, jpg_root)
-    val_set = recipe.make_dataset(val_pairs, s.canvas_geometry(), s.text, opts.seed, s.cache_images, jpg_root) \
-        if val_pairs else None
+    train_set, val_set, skips = recipe.training_sets(opts.data_root, opts.seed, opts.max_train_pairs)
     if ctx.is_main and skips.total:
         log.warning("training pairs skipped: %s", skips.summary())
 

@@ -57,11 +57,13 @@ def boxes_in_image(request: MapRequest, size: tuple[int, int]) -> tuple[Box, ...
 def score_map_requests(
     requests: Sequence[MapRequest], text_table: torch.Tensor | Callable[[], torch.Tensor], run: RunContext,
     adapter: EncoderAdapter, scoring: GridScoring, thresholds: Sequence[float], on_map: OnMap | None = None,
+    on_raw: Callable[[MapRequest, tuple[int, int], torch.Tensor], None] | None = None,
 ) -> tuple[dict[tuple[str, str], MapScore], list[ImageFailure]]:
     """{(sample_id, role): MapScore} for every request whose image decoded, and the image failures.
 
     Each unique image is decoded and encoded once (this process's shard of them; `run.gather` merges the
-    shards' scores); `on_map` sees every processed grid right after it is scored (heatmap pictures).
+    shards' scores); `on_map` sees every processed grid right after it is scored (heatmap pictures); `on_raw` sees
+    each request's raw similarity grid (before smoothing and rescaling) as it arrives.
     `text_table` may be a function computing it: it is called once the image workers have started, so
     that decoding overlaps the text encoder.
     """
@@ -96,6 +98,8 @@ def score_map_requests(
         with profile.stage("maps"):
             amap = axis_map(adapter.geometry, size[0], size[1], scoring.placement)
             for req in by_image[item.key]:
+                if on_raw is not None:
+                    on_raw(req, size, grids[req.text])
                 pending.append((req, size, scoring.apply(grids[req.text], amap), amap, boxes_in_image(req, size)))
         if len(pending) >= FLUSH_EVERY:
             flush()

@@ -11,7 +11,6 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from msxr_bench.data.mscxr import find_mscxr_annotations, load_mscxr
 from msxr_bench.data.types import MS_CXR_CATEGORIES, GroundingSample
 from msxr_bench.engine import ImageItem
 from msxr_bench.geometry import GridScoring, effective_placement, resolve_placement
@@ -25,6 +24,7 @@ from msxr_bench.tasks.context import RunContext
 from msxr_bench.tasks.grounding.heatmaps import HeatmapWriter
 from msxr_bench.tasks.grounding.map_scoring import MapRequest, image_failure_report, score_map_requests
 from msxr_bench.tasks.grounding.phrase_control import DRAW_RULE, draw_wrong_phrases
+from msxr_bench.tasks.grounding.protocols import select_mscxr
 from msxr_bench.tasks.grounding.spec import MsCxrParams
 from msxr_bench.tasks.spec import ProtocolSpec
 
@@ -41,11 +41,7 @@ def grid_scoring_for(adapter) -> GridScoring:
 
 class MsCxrTask(Task):
     def load(self, params: MsCxrParams, protocol: ProtocolSpec, split: str, data_root: Path) -> Loaded:
-        annotations = find_mscxr_annotations(data_root, protocol.dataset_version)
-        samples, skips = load_mscxr(annotations, data_root, split=None if split == "all" else split)
-        skips.source = annotations.name
-        return Loaded(samples, [s.sample_id for s in samples], protocol.dataset_version, split,
-                      [file_record("annotations", annotations)], [skips], pool=samples)
+        return select_mscxr(data_root, protocol, split)
 
     def score(self, samples: Sequence[GroundingSample], loaded: Loaded, params: MsCxrParams,
               run: RunContext) -> Scored:

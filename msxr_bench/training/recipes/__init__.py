@@ -14,6 +14,7 @@ RECIPES: dict[str, str] = {
     "gloria": "msxr_bench.training.recipes.gloria:GloriaRecipe",
     "convirt": "msxr_bench.training.recipes.convirt:ConvirtRecipe",
     "biovil-t": "msxr_bench.training.recipes.biovil_t:BioViLTRecipe",
+    "biovil-boxes": "msxr_bench.training.recipes.biovil_boxes:BioViLBoxesRecipe",
 }
 
 __all__ = ["CONFIGS", "RECIPES", "Recipe", "RecipeSettings", "get_recipe", "init_checkpoint"]

@@ -16,11 +16,13 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 from transformers import PreTrainedTokenizerBase
 
 from msxr_bench.geometry.types import Geometry
 from msxr_bench.training.augment import Augmentation
-from msxr_bench.data.types import ImageReportPair
+from msxr_bench.data.mimic import find_mimic_roots, load_mimic_pairs
+from msxr_bench.data.types import SkipReport
 from msxr_bench.training.data import PairDataset, TextPolicy
 from msxr_bench.training.vocab import build_vocab, load_tokenizer, write_tokenizer
 
@@ -90,10 +92,19 @@ class Recipe(ABC):
     def pretrained_tokenizer(self, directory: Path) -> PreTrainedTokenizerBase:
         raise NotImplementedError
 
-    def make_dataset(self, pairs: list[ImageReportPair], canvas: Geometry, text: TextPolicy, seed: int,
-                     cache_images: bool, jpg_root: Path) -> PairDataset:
-        """The training (or validation) set of MIMIC image-report pairs (`jpg_root`: their MIMIC-CXR-JPG release)."""
-        return PairDataset(pairs, canvas, text, seed, cache_images)
+    def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None
+                      ) -> tuple[Dataset, Dataset | None, SkipReport]:
+        """(train set, validation set or None, what was skipped): frontal MIMIC-CXR pairs of the official train and
+        validate splits with the recipe's report sections (a recipe on other data overrides this)."""
+        s = self.settings
+        jpg_root, reports_root = find_mimic_roots(data_root)
+        train_pairs, skips = load_mimic_pairs(jpg_root, reports_root, "train", True, s.text.loader_section)
+        val_pairs, _ = load_mimic_pairs(jpg_root, reports_root, "validate", True, s.text.loader_section)
+        if max_train_pairs:
+            train_pairs = train_pairs[:max_train_pairs]
+        train_set = PairDataset(train_pairs, s.canvas_geometry(), s.text, seed, s.cache_images)
+        val_set = PairDataset(val_pairs, s.canvas_geometry(), s.text, seed, s.cache_images) if val_pairs else None
+        return train_set, val_set, skips
 
     @abstractmethod
     def build(self, tokenizer: PreTrainedTokenizerBase) -> nn.Module: ...

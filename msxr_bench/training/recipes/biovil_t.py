@@ -13,6 +13,7 @@ image, and each step encodes two), 2-layer BERT of width 128, joint dim 64, capt
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,11 +21,11 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from msxr_bench.adapters.biovil_checkpoint import BioViLCheckpointConfig, save_biovil_checkpoint
+from msxr_bench.data.mimic import find_mimic_roots
 from msxr_bench.data.mimic_priors import prior_images
-from msxr_bench.data.types import ImageReportPair
-from msxr_bench.geometry.types import Geometry
+from msxr_bench.data.types import SkipReport
 from msxr_bench.models.biovil import BIOVIL_T_IMAGE_CONFIG, BioViLImageConfig, BioViLImageModel
-from msxr_bench.training.data import TextPolicy
+from msxr_bench.training.data import PairDataset
 from msxr_bench.training.pretrained import load_imagenet_trunk
 from msxr_bench.training.recipes.base import RecipeSettings
 from msxr_bench.training.recipes.biovil import (
@@ -36,6 +37,7 @@ TINY_CROP_T = 128
 TINY_IMAGE_T = BioViLImageConfig(depth=10, width=16, joint_feature_size=64, imagenet_fc=False, multi_image=True,
                                  vit_dim=64, vit_heads=4, vit_blocks=2, vit_grid=(TINY_CROP_T // 32, TINY_CROP_T // 32))
 PAPER_CROP = 448
+log = logging.getLogger(__name__)
 
 
 class BioViLTTrainModule(BioViLTrainModule):
@@ -56,10 +58,22 @@ class BioViLTRecipe(BioViLRecipe):
                            notes=("BioViL's tiny settings at 128 px, BioViL-T's two-image encoder",))
         return replace(s, crop=PAPER_CROP, notes=s.notes + ("BioViL-T: 448 px crop (14x14 grid of the ViT pooler)",))
 
-    def make_dataset(self, pairs: list[ImageReportPair], canvas: Geometry, text: TextPolicy, seed: int,
-                     cache_images: bool, jpg_root: Path) -> TemporalPairDataset:
-        priors, _ = prior_images(jpg_root)
-        return TemporalPairDataset(pairs, canvas, text, seed, priors, cache_images)
+    def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None
+                      ) -> tuple[TemporalPairDataset, TemporalPairDataset | None, SkipReport]:
+        """BioViL's MIMIC pairs, each with the metadata's prior of its image (unusable metadata rows counted)."""
+        train_set, val_set, skips = super().training_sets(data_root, seed, max_train_pairs)
+        jpg_root, _ = find_mimic_roots(data_root)
+        priors, prior_skips = prior_images(jpg_root)
+        if prior_skips.total:
+            log.warning("metadata rows unusable for priors: %s", prior_skips.summary())
+        s = self.settings
+
+        def temporal(pairs: PairDataset) -> TemporalPairDataset:
+            out = TemporalPairDataset(pairs.pairs, s.canvas_geometry(), s.text, seed, priors, s.cache_images)
+            out.skips.counts.update(pairs.skips.counts)  # the caption skips of the pairs it was made from
+            return out
+
+        return temporal(train_set), (temporal(val_set) if val_set is not None else None), skips
 
     def collate(self, samples: list[dict], tokenizer: PreTrainedTokenizerBase, seed: int) -> dict:
         batch = super().collate(samples, tokenizer, seed)
