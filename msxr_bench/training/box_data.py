@@ -12,11 +12,10 @@ from typing import Sequence
 import torch
 from torch.utils.data import Dataset
 
-from msxr_bench.data.images import load_image
 from msxr_bench.data.types import GroundingSample
-from msxr_bench.geometry import preprocess
 from msxr_bench.geometry.boxes import boxes_to_input
 from msxr_bench.geometry.types import Geometry
+from msxr_bench.training.data import training_image
 
 
 def input_target(sample: GroundingSample, model: Geometry) -> torch.Tensor:
@@ -48,11 +47,7 @@ class BoxPhraseDataset(Dataset):
         path = self.samples[index].image_path
         if str(path) in self._cache:
             return self._cache[str(path)]
-        try:
-            pixels = preprocess(load_image(path), self.canvas)[0]
-        except Exception as exc:  # noqa: BLE001 - name the file whatever went wrong
-            raise RuntimeError(f"cannot load training image {path}: {type(exc).__name__}: {exc}") from exc
-        image = (pixels * 255).round_().to(torch.uint8)
+        image = training_image(path, self.canvas)
         if self.cache_images:
             self._cache[str(path)] = image
         return image

@@ -8,6 +8,7 @@ alone: the same in every worker, after a resume, and on every number of processe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -19,6 +20,15 @@ from msxr_bench.geometry import preprocess
 from msxr_bench.data.images import load_image
 from msxr_bench.data.types import ImageReportPair, SkipReport
 from msxr_bench.training.text import CaptionMode, pooled_sentences, sample_caption
+
+
+def training_image(path: Path, canvas: Geometry) -> torch.Tensor:
+    """One training image on the recipe's canvas as uint8 (C, H, W); a failure names the file and the cause."""
+    try:
+        pixels = preprocess(load_image(path), canvas)[0]
+    except Exception as exc:  # noqa: BLE001 - name the file whatever went wrong
+        raise RuntimeError(f"cannot load training image {path}: {type(exc).__name__}: {exc}") from exc
+    return (pixels * 255).round_().to(torch.uint8)
 
 
 @dataclass(frozen=True)
@@ -76,12 +86,7 @@ class PairDataset(Dataset):
     def image(self, index: int) -> torch.Tensor:
         if index in self._cache:
             return self._cache[index]
-        path = self.pairs[index].image_path
-        try:
-            pixels = preprocess(load_image(path), self.canvas)[0]
-        except Exception as exc:  # noqa: BLE001 - name the file whatever went wrong
-            raise RuntimeError(f"cannot load training image {path}: {type(exc).__name__}: {exc}") from exc
-        image = (pixels * 255).round_().to(torch.uint8)
+        image = training_image(self.pairs[index].image_path, self.canvas)
         if self.cache_images:
             self._cache[index] = image
         return image
