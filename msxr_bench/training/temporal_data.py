@@ -10,12 +10,10 @@ from typing import Sequence
 
 import torch
 
-from msxr_bench.data.images import load_image
 from msxr_bench.data.mimic_priors import PriorImage
 from msxr_bench.data.types import ImageReportPair
-from msxr_bench.geometry import preprocess
 from msxr_bench.geometry.types import Geometry
-from msxr_bench.training.data import PairDataset, TextPolicy
+from msxr_bench.training.data import PairDataset, TextPolicy, training_image
 
 
 class TemporalPairDataset(PairDataset):
@@ -43,11 +41,7 @@ class TemporalPairDataset(PairDataset):
         prior = self.priors[index]
         if prior is None:
             return torch.zeros(self.canvas.crop, self.canvas.crop, dtype=torch.uint8)
-        try:
-            pixels = preprocess(load_image(prior.path), self.canvas)[0]
-        except Exception as exc:  # noqa: BLE001 - name the file whatever went wrong
-            raise RuntimeError(f"cannot load prior image {prior.path}: {type(exc).__name__}: {exc}") from exc
-        image = (pixels * 255).round_().to(torch.uint8)
+        image = training_image(prior.path, self.canvas)
         if self.cache_images:
             self._prior_cache[index] = image
         return image
