@@ -82,7 +82,9 @@ def run(world: Path, runs: Path, seeds: list[int], max_steps: int | None) -> dic
 
 
 def _fmt(values: list[float]) -> str:
-    return f"{values[0]:.3f}" if len(values) == 1 else f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 def targets(res: dict) -> dict[str, tuple[bool, str]]:

@@ -90,8 +90,8 @@ def main() -> None:
     rows = pick_rows(args.world)
     panels = [panel(adapter, s) for s in rows]
     print(draw(rows, panels, args.output, args.title))
-    print(json.dumps([{"sample_id": s.sample_id, "label": s.label, "scores": p["scores"]} for s, p in zip(rows, panels)],
-                     indent=1))
+    shown = [{"sample_id": s.sample_id, "label": s.label, "scores": p["scores"]} for s, p in zip(rows, panels)]
+    print(json.dumps(shown, indent=1))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ the subject's previous study by (StudyDate, StudyTime) -- the latest earlier stu
 AP); among its frontal images the first PA, else the first AP, in table order. Studies of one subject at the same
 (StudyDate, StudyTime) are not ordered and are never each other's prior. For BioViL-T's temporal training pairs.
 
-Counted skips: a metadata row with a malformed id, date or time or the wrong number of fields (that image is neither a current nor a prior).
+Counted skips: a metadata row with a malformed id, date or time, or the wrong number of fields (that image is neither
+a current nor a prior).
 """
 
 from __future__ import annotations

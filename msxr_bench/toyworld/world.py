@@ -62,5 +62,5 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     write_json({**summary, "mimic": mimic_truth, "rsna": rsna_truth}, out / "toyworld.json", indent=None)
     # written after the rest from its own stream: the files above stay byte-identical (toyworld.json too)
     padchest = write_padchest_gr(out / "padchest-gr", seed, spec.padchest_images)
-    return {**summary, "mscxrt": mscxrt_counts, "padchest_gr": padchest, "seconds": round(time.perf_counter() - start, 1),
-            "out": str(out)}
+    return {**summary, "mscxrt": mscxrt_counts, "padchest_gr": padchest,
+            "seconds": round(time.perf_counter() - start, 1), "out": str(out)}
