@@ -37,11 +37,12 @@ def test_real_runs_of_the_toy_world_are_accepted(submission: Path) -> None:
     report = validate_paths([submission.parents[1]])
     assert report.issues == []
     assert sorted(e.result.task.name for e in report.entries) == ["ms-cxr", "ms-cxr-boxes", "ms-cxr-t-cls",
-                                                                  "ms-cxr-t-sim", "radnli-zs", "rsna-cls", "rsna-seg"]
+                                                                  "ms-cxr-t-sim", "padchest-gr", "radnli-zs",
+                                                                  "rsna-cls", "rsna-seg"]
     assert {e.track for e in report.entries} == {"toyworld"}
     out = CliRunner().invoke(leaderboard_group, ["validate", str(submission)])
     assert out.exit_code == 0, out.output
-    assert "7 results file(s) valid" in out.output
+    assert "8 results file(s) valid" in out.output
 
 
 def _bump_metric(d: dict) -> None:
@@ -170,7 +171,7 @@ def test_duplicate_entries_are_rejected(submission: Path, tmp_path: Path) -> Non
     other = tmp_path / "elsewhere" / submission.parent.name / submission.name
     shutil.copytree(submission, other)
     found = issues_of(submission.parents[1], other.parents[1])
-    assert sum("duplicate entry: testorg/random-cnn v1" in i for i in found) == 7
+    assert sum("duplicate entry: testorg/random-cnn v1" in i for i in found) == 8
 
 
 def test_stray_files_and_links_are_rejected(submission: Path) -> None:
@@ -197,7 +198,7 @@ def test_submitted_code_is_never_imported(submission: Path, tmp_path: Path, monk
     monkeypatch.syspath_prepend(str(package.parent))
     edit(submission / "model.json", lambda d: d["adapter"].update(entry_point="evil_adapter:build"))
     report = validate_paths([submission])
-    assert report.ok and len(report.entries) == 7
+    assert report.ok and len(report.entries) == 8
     assert not marker.exists() and "evil_adapter" not in sys.modules
 
 
