@@ -20,7 +20,8 @@ from msxr_bench.run_manifest import check_run_folder
 from msxr_bench.tasks.recompute import RowError, has_direction, row_statistics
 
 # row fields that must agree sample by sample (the task groups or labels by them)
-GROUP_FIELDS = {"ms-cxr": "category", "rsna-cls": "label", "radnli-zs": "label", "radnli": "label"}
+GROUP_FIELDS = {"ms-cxr": "category", "rsna-cls": "label", "radnli-zs": "label", "radnli": "label",
+                "ms-cxr-t-cls": "label", "ms-cxr-t-sim": "label"}
 Side = dict[str, tuple[Path, TaskResult]]
 
 

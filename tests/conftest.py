@@ -21,15 +21,12 @@ TEST_ADAPTERS = {
 
 
 @pytest.fixture(scope="session")
-def toyworld_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed toy world (fixtures/toyworld/); generated (tiny, seed 0) when the checkout lacks it."""
-    if (FIXTURE_WORLD / "toyworld.json").is_file():
-        return FIXTURE_WORLD
-    from msxr_bench.toyworld import generate
+def toyworld_root() -> Path:
+    """The committed toy world (fixtures/toyworld/); generated (tiny, seed 0) when the checkout lacks it or it
+    predates a dataset the tasks read (tests/toy_world.py)."""
+    from toy_world import toy_world
 
-    out = tmp_path_factory.mktemp("toyworld")
-    generate(out, seed=0, scale="tiny")
-    return out
+    return toy_world()
 
 
 @pytest.fixture

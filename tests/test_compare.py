@@ -56,7 +56,8 @@ def test_identical_runs_pass(tmp_path: Path) -> None:
     code, text = run_cli(str(run), str(copy))
     assert code == 0, text
     rows = compare_paths(run, copy, n_resamples=100)
-    assert sorted(r.task for r in rows) == ["ms-cxr", "ms-cxr-boxes", "padchest-gr", "radnli-zs", "rsna-cls", "rsna-seg"]
+    assert sorted(r.task for r in rows) == ["ms-cxr", "ms-cxr-boxes", "ms-cxr-t-cls", "ms-cxr-t-sim", "padchest-gr",
+                                            "radnli-zs", "rsna-cls", "rsna-seg"]
     assert all(r.diff == 0 and r.p_worse == 1 and r.verdict != "worse" for r in rows)
 
 

@@ -133,9 +133,12 @@ class BioViLTAdapter(BioViLAdapter):
 
     capabilities = frozenset({GLOBAL, PATCHES, TEXT, TEXT_ENCODER, FEATURES, MLM, IMAGE_PAIRS})
 
-    def encode_image_pairs(self, current: torch.Tensor, previous: torch.Tensor) -> ImageEmbeddings:
-        """Embeddings of `current` with its prior study (temporal ViT pooler; needs a 14x14 grid, crop 448)."""
-        self._check_images(previous)
+    def encode_image_pairs(self, current: torch.Tensor, previous: torch.Tensor | None) -> ImageEmbeddings:
+        """Embeddings of `current` with its prior study fused in by the temporal ViT pooler (a 14x14 grid: crop
+        448), as hi-ml's `MultiImageModel(current, previous)`; `previous` None is its absent-prior path (the learnt
+        missing-prior embedding, the same numbers as `encode_images`)."""
+        if previous is not None:
+            self._check_images(previous)
         projected = self.projected_patches(current, previous)
         return ImageEmbeddings(global_=F.normalize(projected.mean(dim=(2, 3)), dim=-1),
                                patches=F.normalize(projected, dim=1).permute(0, 2, 3, 1))

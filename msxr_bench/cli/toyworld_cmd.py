@@ -15,6 +15,7 @@ Examples:
   msxr-bench toyworld --out /tmp/toy-small --scale small  thousands of training pairs (for `train`)
   msxr-bench toyworld --out /tmp/toy-probe --scale probe  1,000 RSNA images (the probe tasks' fractions)
   msxr-bench toyworld --out /tmp/toy --mimic-dicom        + the MIMIC-CXR DICOM release (train --image-format dicom)
+  msxr-bench toyworld --out /tmp/toy-temporal --scale temporal   priors for `train --model biovil-t`
   msxr-bench toyworld --out /tmp/toy --rsna-boxes kaggle_stage_2_train_labels.csv.zip
 """
 
@@ -25,7 +26,9 @@ Examples:
 @click.option("--seed", default=0, show_default=True, type=int,
               help="World seed; the same seed and scale give byte-identical files.")
 @click.option("--scale", default="tiny", show_default=True, type=click.Choice(list(SCALES)),
-              help="tiny = the committed fixture; small = thousands of training pairs; full = larger; probe = tiny + 1,000 RSNA images for the probe tasks.")
+              help="tiny = the committed fixture; small = thousands of training pairs; full = larger; probe = tiny + "
+                   "1,000 RSNA images for the probe tasks; temporal = training subjects with prior studies "
+                   "(BioViL-T's temporal recipe).")
 @click.option("--rsna-boxes", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A real stage_2_train_labels.csv(.zip): draw RSNA opacities at real box positions.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -34,7 +37,7 @@ Examples:
               help="Also write the MIMIC-CXR DICOM release (mimic-cxr/: train and validate images, 12-bit DICOMs).")
 def toyworld_cmd(out: Path, seed: int, scale: str, rsna_boxes: Path | None, workers: int | None,
                  mimic_dicom: bool) -> None:
-    """Generate the toy CXR world (images, reports, MS-CXR, RSNA, RadNLI, MedNLI) under OUT."""
+    """Generate the toy CXR world (images, reports, MS-CXR, MS-CXR-T, RSNA, RadNLI, MedNLI) under OUT."""
     from msxr_bench.toyworld import generate
 
     if out.exists() and any(out.iterdir()):
@@ -52,3 +55,6 @@ def toyworld_cmd(out: Path, seed: int, scale: str, rsna_boxes: Path | None, work
         click.echo(f"  MIMIC-CXR DICOM release: {c['mimic_dicom_images']} images (train + validate)")
     click.echo(f"  RadNLI:    {c['radnli_dev']} dev + {c['radnli_test']} test; "
                f"MedNLI: {c['mednli_train']}/{c['mednli_dev']}/{c['mednli_test']}")
+    t = summary["mscxrt"]
+    click.echo(f"  MS-CXR-T:  {t['pairs']} image pairs ({t['labels']} labels), {t['sentence_pairs']} sentence pairs; "
+               f"{t['training_subjects']} training subjects with a prior study")

@@ -1,5 +1,5 @@
-"""`msxr-bench train`: pretrain BioViL, BioViL-L, a text-model baseline, GLoRIA, ConVIRT, SimCLR (images only) or
-CXR-BERT (reports only) on MIMIC-CXR, or the box head biovil-boxes on MS-CXR (the library:
+"""`msxr-bench train`: pretrain BioViL, BioViL-T (current + prior), BioViL-L, a text-model baseline, GLoRIA, ConVIRT,
+SimCLR (images only) or CXR-BERT (reports only) on MIMIC-CXR, or the box head biovil-boxes on MS-CXR (the library:
 `msxr_bench.training.loop.train`). Single process, or many with `torchrun --nproc-per-node N -m msxr_bench train`."""
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from pathlib import Path
 import click
 
 # the names of training/recipes/__init__.py's RECIPES (spelled out: --help must not import torch)
-TRAINABLE = ("biovil", "gloria", "convirt", "biovil-l", "biovil-baseline", "simclr", "cxr-bert", "biovil-boxes")
+TRAINABLE = ("biovil", "gloria", "convirt", "biovil-l", "biovil-baseline", "simclr", "cxr-bert", "biovil-boxes",
+             "biovil-t")
 
 EPILOG = """\b
 Examples:
   msxr-bench toyworld --out toy --scale small
   msxr-bench train --model biovil --config tiny --data-root toy --output runs/biovil-tiny
+  msxr-bench train --model biovil-t --config tiny --data-root toy --output runs/biovil-t-tiny
   msxr-bench evaluate --model biovil --model-arg checkpoint=runs/biovil-tiny/checkpoint --task ms-cxr --data-root toy
   torchrun --nproc-per-node 8 -m msxr_bench train --model gloria --data-root ~/data --output runs/gloria \\
       --image-init resnet50-11ad3fa6.pth
@@ -39,7 +41,8 @@ format). --batch-size is per process.
 @click.option("--model", "model_name", required=True, type=click.Choice(TRAINABLE),
               help="Model to train (biovil-l: + GLoRIA's local loss; biovil-baseline: any BERT via --text-model, "
                    "no MLM; simclr: images only; cxr-bert: reports only; biovil-boxes: a box head on a frozen "
-                   "BioViL, MS-CXR v1.1.0 train boxes).")
+                   "BioViL, MS-CXR v1.1.0 train boxes; biovil-t: current + prior image from the metadata's "
+                   "previous study).")
 @click.option("--data-root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with mimic-cxr-jpg/ and mimic-cxr-reports/ (official split and metadata tables).")
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -21,6 +21,7 @@ from msxr_bench.results import result_stem
 from msxr_bench.tasks.catalog import TASKS
 from msxr_bench.tasks.radnli.spec import RadnliParams
 from msxr_bench.tasks.rsna.selection import POSITIVES_OF_SPLIT
+from msxr_bench.tasks.temporal.spec import DEFAULT_PROMPTS
 from msxr_bench.training.nli_config import NLIFinetuneConfig
 
 Track = str  # "real" | "toyworld"
@@ -100,7 +101,7 @@ _MS_CXR_PROTOCOL_TRACKS = tuple(
 # PadChest-GR's official test part (the real size needs the release's master table); box metrics, every model kind
 _PADCHEST_GR_TRACK = BoardSetting(
     task="padchest-gr", title="PadChest-GR Acc@0.5", dataset_version="20240819", split="test",
-    split_scheme="master table",
+    split_scheme="master table",  # what the task records (its split is the master table's)
     canonical={"real": SampleSet(None, None),
                "toyworld": SampleSet(25, "07df9597cf3ab921d1b64786db0c15b7ec6db16d497c797c4610f8e66320501c")},
     main=False)
@@ -167,6 +168,25 @@ BOARD: dict[str, BoardSetting] = {
             task="radnli", title="RadNLI accuracy (fine-tuned)", dataset_version="1.0", split="test",
             split_scheme=None, canonical=_RADNLI_TEST,
             scoring={"seeds": _RADNLI_SEEDS, "hyperparameters": NLIFinetuneConfig().to_dict()},
+        ),
+        BoardSetting(
+            task="ms-cxr-t-cls", title="MS-CXR-T macro accuracy", dataset_version="1.0.0", split="all",
+            split_scheme=None,
+            canonical={
+                # PhysioNet's 1,326 labels (every labelled (pair, finding)); their id hash needs the real file
+                "real": SampleSet(1326, None),
+                "toyworld": SampleSet(25, "7a349ab70d6d14ac089f660e902bb2007dd696cee0c539d5868cc62d94ff6981"),
+            },
+            scoring={"mode": "zero-shot", "prompts": DEFAULT_PROMPTS, "label_quality": None},
+        ),
+        BoardSetting(
+            task="ms-cxr-t-sim", title="MS-CXR-T sentence ROC-AUC", dataset_version="1.0.0", split="all",
+            split_scheme=None,
+            canonical={
+                "real": SampleSet(361, None),
+                "toyworld": SampleSet(40, "3610e7f6627458ff80db155c4edf23b746621e8da7a8733d4536815a57b97b04"),
+            },
+            scoring={"threshold_folds": 5, "fold_seed": 0},
         ),
     ) + _MS_CXR_PROTOCOL_TRACKS + (_PADCHEST_GR_TRACK,)
 }

@@ -109,12 +109,17 @@ class BioViLImageModel(nn.Module):
         side = self.trunk.output_size(crop, "layer4")
         return side, side
 
-    def patch_features(self, x: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
-        """The encoder map before projection ([B, 2048, h, w] BioViL; [B, 512, h, w] BioViL-T)."""
-        return self.encoder(x, previous)
+    def patch_features(self, x: torch.Tensor, previous: torch.Tensor | None = None,
+                       has_previous: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder map before projection ([B, 2048, h, w] BioViL; [B, 512, h, w] BioViL-T). `has_previous`
+        (BioViL-T training batches): which rows have a prior."""
+        if has_previous is None:
+            return self.encoder(x, previous)
+        return self.encoder(x, previous, has_previous)
 
-    def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
-        return self.projector(self.patch_features(x, previous))
+    def forward(self, x: torch.Tensor, previous: torch.Tensor | None = None,
+                has_previous: torch.Tensor | None = None) -> torch.Tensor:
+        return self.projector(self.patch_features(x, previous, has_previous))
 
     @staticmethod
     def global_embedding(projected_patches: torch.Tensor) -> torch.Tensor:

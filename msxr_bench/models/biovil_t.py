@@ -154,8 +154,17 @@ class MultiImageEncoder(nn.Module):
     def out_channels(self) -> int:
         return 2 * self.backbone_to_vit.out_channels
 
-    def forward(self, current: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, current: torch.Tensor, previous: torch.Tensor | None = None,
+                has_previous: torch.Tensor | None = None) -> torch.Tensor:
+        """`has_previous` (bool [B], training batches): rows without a prior take the absent-prior path and their
+        `previous` rows are ignored; None = every row has one when `previous` is given."""
         b = current.shape[0]
+        if previous is not None and has_previous is not None:
+            has = has_previous.to(torch.bool)
+            if not bool(has.any()):
+                previous = None
+            elif not bool(has.all()):
+                return self._mixed(current, previous, has)
         if previous is None:
             patch_x = self.backbone_to_vit(self.encoder(current).layer4)
             diff_x = self.missing_previous_emb.expand(b, -1, patch_x.shape[2], patch_x.shape[3])
@@ -165,4 +174,13 @@ class MultiImageEncoder(nn.Module):
             x = self.backbone_to_vit(self.encoder(torch.cat([current, previous], dim=0)).layer4)
             patch_x = x[:b]
             diff_x = self.vit_pooler(patch_x, x[b:])
+        return torch.cat([patch_x, diff_x], dim=1)
+
+    def _mixed(self, current: torch.Tensor, previous: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
+        """A batch where only the rows `has` have a prior: one trunk pass over current + the priors there are."""
+        b = current.shape[0]
+        x = self.backbone_to_vit(self.encoder(torch.cat([current, previous[has]], dim=0)).layer4)
+        patch_x = x[:b]
+        diff_x = self.missing_previous_emb.expand(b, -1, patch_x.shape[2], patch_x.shape[3]).clone()
+        diff_x[has] = self.vit_pooler(patch_x[has], x[b:])
         return torch.cat([patch_x, diff_x], dim=1)

@@ -1,6 +1,7 @@
 """Generate a whole toy CXR world under one directory, in the data-root layout the tasks read:
-mimic-cxr-jpg/, mimic-cxr-reports/, ms-cxr/, rsna-pneumonia/, radnli/, mednli/, padchest-gr/ and toyworld.json
-(seed, scale, version, counts and every image's ground-truth findings and boxes)."""
+mimic-cxr-jpg/, mimic-cxr-reports/, ms-cxr/, ms-cxr-t/, rsna-pneumonia/, radnli/, mednli/, padchest-gr/, toyworld.json
+(seed, scale, version, counts and every image's ground-truth findings and boxes) and toyworld-temporal.json
+(the temporal subjects' images and changes)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from pathlib import Path
 from msxr_bench.toyworld.plan import plan_mimic
 from msxr_bench.toyworld.rsna_plan import plan_rsna
 from msxr_bench.toyworld.scales import get_scale
+from msxr_bench.toyworld.temporal import plan_temporal
 from msxr_bench.toyworld.writers.common import write_json
 from msxr_bench.toyworld.writers.mimic import write_mimic
 from msxr_bench.toyworld.writers.mimic_dicom import write_mimic_dicom
 from msxr_bench.toyworld.writers.mscxr import write_mscxr
+from msxr_bench.toyworld.writers.mscxrt import temporal_studies, write_mscxrt
 from msxr_bench.toyworld.writers.nli import write_nli
 from msxr_bench.toyworld.writers.padchest_gr import write_padchest_gr
 from msxr_bench.toyworld.writers.rsna import write_rsna
@@ -40,13 +43,16 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     out = Path(out)
     start = time.perf_counter()
     studies = plan_mimic(seed, spec)
-    mimic_truth = write_mimic(out / "mimic-cxr-jpg", out / "mimic-cxr-reports", studies, workers)
+    temporal = plan_temporal(seed, spec, studies)
+    mimic_truth = write_mimic(out / "mimic-cxr-jpg", out / "mimic-cxr-reports", studies, workers,
+                              extra_table_studies=temporal_studies(temporal))
     mscxr_counts = write_mscxr(out / "ms-cxr", studies, mimic_truth)
     rsna_plans = plan_rsna(seed, spec, rsna_boxes)
     rsna_truth = write_rsna(out / "rsna-pneumonia", rsna_plans, seed, tiny=scale == "tiny", workers=workers,
                             size=spec.rsna_size, image_format=spec.rsna_format)
     nli_counts = write_nli(out, seed, spec)
     dicom_images = write_mimic_dicom(out / "mimic-cxr", studies, seed) if mimic_dicom else 0
+    mscxrt_counts = write_mscxrt(out, temporal, seed, spec, workers)  # summarised in its own truth file
     splits = [s.split for s in studies]
     counts = {
         "mimic_studies": {k: splits.count(k) for k in ("train", "validate", "test")},
@@ -62,4 +68,5 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     write_json({**summary, "mimic": mimic_truth, "rsna": rsna_truth}, out / "toyworld.json", indent=None)
     # written after the rest from its own stream: the files above stay byte-identical (toyworld.json too)
     padchest = write_padchest_gr(out / "padchest-gr", seed, spec.padchest_images)
-    return {**summary, "padchest_gr": padchest, "seconds": round(time.perf_counter() - start, 1), "out": str(out)}
+    return {**summary, "mscxrt": mscxrt_counts, "padchest_gr": padchest,
+            "seconds": round(time.perf_counter() - start, 1), "out": str(out)}

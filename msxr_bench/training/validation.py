@@ -19,8 +19,10 @@ from msxr_bench.training.run_files import batch_to
 
 @torch.no_grad()
 def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, s: RecipeSettings,
-                    ctx: distributed.Process, view: Callable | None = None) -> dict[str, float]:
-    """`view(images)` -> the batch's deterministic image entries (default: {"images": the centre crop})."""
+                    ctx: distributed.Process, view: Callable | None = None,
+                    image_keys: tuple[str, ...] = ("images",)) -> dict[str, float]:
+    """`view(images)` -> the batch's deterministic image entries (default: {"images": the centre crop}); the other
+    `image_keys` (e.g. BioViL-T's priors) are centre-cropped."""
     batch_size = min(s.batch_size, len(dataset) // ctx.world_size)
     if batch_size < 2:
         return {}
@@ -36,6 +38,8 @@ def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, 
         if "images" in batch:
             images = batch.pop("images")
             batch.update(view(images) if view is not None else {"images": centre_view(images, s.crop)})
+        for key in image_keys[1:]:
+            batch[key] = centre_view(batch[key], s.crop)
         for key, value in module(batch).items():
             sums[key] = sums.get(key, 0.0) + float(value)
         n += 1

@@ -42,12 +42,13 @@ def oracle_python() -> Path:
     return venv / "bin" / "python"
 
 
-def run_cached(script: Path, name: str, timeout: int = 900) -> Path:
-    """Run `python script OUT` in the oracle venv unless OUT (keyed by content hashes) already holds a result."""
+def run_cached(script: Path, name: str, timeout: int = 900, depends: tuple[Path, ...] = ()) -> Path:
+    """Run `python script OUT` in the oracle venv unless OUT (keyed by content hashes of the script, the files it
+    imports (`depends`) and the venv) already holds a result."""
     python = oracle_python()
     stamp = python.parent.parent / ".msxr-oracle-stamp"
     h = hashlib.sha256()
-    for part in (script, HERE / "tv_cpu_shim.py"):
+    for part in (script, HERE / "tv_cpu_shim.py", *depends):
         h.update(part.read_bytes())
     h.update(stamp.read_bytes() if stamp.exists() else b"no-stamp")
     parity = cache_root() / "parity"

@@ -18,7 +18,7 @@ from msxr_bench.metrics import BOX_RULE, NAN_POLICY, STATUS_FLAGS, status_counts
 from msxr_bench.metrics.aggregation import aggregate, group_index, macro_mean, micro_mean
 from msxr_bench.results import CategoryRow
 from msxr_bench.tasks.base import (
-    Loaded, RowStatistic, Scored, Task, file_record, finite_count, label_column, number_column,
+    Loaded, RowStatistic, Scored, Task, finite_count, label_column, number_column,
 )
 from msxr_bench.tasks.context import RunContext
 from msxr_bench.tasks.grounding.heatmaps import HeatmapWriter

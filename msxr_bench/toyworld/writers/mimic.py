@@ -46,8 +46,10 @@ def draw_image(job: tuple[ImagePlan, list[Finding]]) -> tuple[bytes, list]:
     return jpeg_bytes(drawn.pixels, quality), drawn.boxes
 
 
-def write_mimic(jpg_root: Path, reports_root: Path, studies: list[StudyPlan], workers: int = 1) -> dict:
-    """Draw and write every image and report; returns {dicom_id: ground truth}."""
+def write_mimic(jpg_root: Path, reports_root: Path, studies: list[StudyPlan], workers: int = 1,
+                extra_table_studies: list[StudyPlan] = ()) -> dict:
+    """Draw and write every image and report; returns {dicom_id: ground truth}. `extra_table_studies` (drawn by
+    another writer, e.g. the temporal one) join the split/metadata/CheXpert tables only."""
     for study in studies:
         write_bytes(study.report.text.encode(), reports_root / f"{study_dir(study)}.txt")
     jobs = [(study, image) for study in studies for image in study.images]
@@ -66,7 +68,7 @@ def write_mimic(jpg_root: Path, reports_root: Path, studies: list[StudyPlan], wo
                 for f, p, per_finding in zip(study.findings, study.report.phrases, boxes)
             ]
         truth[image.dicom_id] = entry
-    _write_tables(jpg_root, studies)
+    _write_tables(jpg_root, list(studies) + list(extra_table_studies))
     return truth
 
 

@@ -17,6 +17,7 @@ RECIPES: dict[str, str] = {
     "biovil-baseline": "msxr_bench.training.recipes.baseline:BioViLBaselineRecipe",
     "simclr": "msxr_bench.training.recipes.simclr:SimCLRRecipe",
     "cxr-bert": "msxr_bench.training.recipes.cxrbert:CXRBertRecipe",
+    "biovil-t": "msxr_bench.training.recipes.biovil_t:BioViLTRecipe",
     "biovil-boxes": "msxr_bench.training.recipes.biovil_boxes:BioViLBoxesRecipe",
 }
 

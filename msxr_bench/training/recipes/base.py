@@ -70,6 +70,7 @@ class Recipe(ABC):
     name: str
     uses_images: bool = True  # False: text-only pretraining (no image is decoded)
     tiny_inits: tuple[str, ...] = ()  # "text_model" / "image_init": starting points the tiny config accepts too
+    image_keys: tuple[str, ...] = ("images",)  # batch entries the loop augments (and centre-crops to validate)
 
     def __init__(self, config: ConfigName, text_model: str | None = None, image_init: str | None = None) -> None:
         if config not in CONFIGS:

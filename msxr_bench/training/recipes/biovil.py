@@ -58,8 +58,12 @@ class BioViLTrainModule(nn.Module):
                 if id(p) not in shared:
                     p.requires_grad_(False)
 
+    def image_embedding(self, batch: dict) -> torch.Tensor:
+        """[B, D] unnormalised global image embedding (mean of the projected patches)."""
+        return self.image_model(batch["images"]).mean(dim=(2, 3))
+
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
-        image_emb = self.image_model(batch["images"]).mean(dim=(2, 3))
+        image_emb = self.image_embedding(batch)
         text_emb = self.text_model.get_projected_text_embeddings(batch["input_ids"], batch["attention_mask"],
                                                                  normalize_embeddings=False)
         mlm_logits = None
@@ -120,14 +124,18 @@ class BioViLRecipe(Recipe):
         image_model = BioViLImageModel(TINY_IMAGE if self.config == "tiny" else BioViLImageConfig())
         if self.image_init:
             load_image_init(image_model, self.image_init)
+        return self.module(image_model, self.build_text_model(tokenizer, image_model.config.joint_feature_size))
+
+    def build_text_model(self, tokenizer: PreTrainedTokenizerBase, projection_size: int) -> CXRBertModel:
+        """Tiny without --text-model: a 2-layer BERT of width 128 from scratch; otherwise CXR-BERT (or any BERT MLM
+        folder / hub id) from --text-model (default: the hub's CXR-BERT)."""
         if self.config == "tiny" and not self.text_model:
-            text_config = CXRBertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2,
-                                        num_attention_heads=4, intermediate_size=256,
-                                        max_position_embeddings=MAX_TEXT_TOKENS,
-                                        projection_size=TINY_IMAGE.joint_feature_size,
-                                        pad_token_id=tokenizer.pad_token_id, initializer_range=TINY_BERT_INIT_RANGE)
-            return self.module(image_model, CXRBertModel(text_config))
-        return self.module(image_model, pretrained_text_model(self.text_model, image_model.config.joint_feature_size))
+            return CXRBertModel(CXRBertConfig(vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2,
+                                              num_attention_heads=4, intermediate_size=256,
+                                              max_position_embeddings=MAX_TEXT_TOKENS, projection_size=projection_size,
+                                              pad_token_id=tokenizer.pad_token_id,
+                                              initializer_range=TINY_BERT_INIT_RANGE))
+        return pretrained_text_model(self.text_model, projection_size)
 
     def module(self, image_model: BioViLImageModel, text_model: CXRBertModel) -> BioViLTrainModule:
         return BioViLTrainModule(image_model, text_model, self.mlm_weight)

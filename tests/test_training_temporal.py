@@ -1,0 +1,85 @@
+"""BioViL-T's temporal recipe: a mixed batch (some rows with a prior) is each row's own forward, the training items
+carry the metadata's prior of their image, and the loop trains and exports a checkpoint that the BioViL-T adapter
+loads with its two-image path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from msxr_bench.adapters.base import IMAGE_PAIRS
+from msxr_bench.adapters.biovil import build_biovil_t
+from msxr_bench.data.images import load_image
+from msxr_bench.data.mimic import find_mimic_roots, load_mimic_pairs
+from msxr_bench.data.mimic_priors import prior_images
+from msxr_bench.geometry import preprocess
+from msxr_bench.models.biovil import BioViLImageModel
+from msxr_bench.training.loop import TrainOptions, train
+from msxr_bench.training.recipes import get_recipe
+from msxr_bench.training.recipes.biovil_t import TINY_IMAGE_T
+from toy_world import toy_world
+
+
+def test_a_mixed_batch_is_each_rows_own_forward() -> None:
+    torch.manual_seed(0)
+    model = BioViLImageModel(TINY_IMAGE_T).eval()
+    with torch.no_grad():  # random but not degenerate: the prior really moves the output
+        model.encoder.missing_previous_emb.normal_()
+        model.encoder.vit_pooler.type_embed.normal_()
+    current, previous = torch.rand(5, 3, 128, 128), torch.rand(5, 3, 128, 128)
+    has = torch.tensor([True, False, True, True, False])
+    with torch.no_grad():
+        mixed = model(current, previous, has)
+        paired = model(current[has], previous[has])
+        alone = model(current[~has])
+        assert (paired - model(current[has])).abs().max() > 1e-3
+    assert torch.allclose(mixed[has], paired, atol=1e-5) and torch.allclose(mixed[~has], alone, atol=1e-5)
+    with torch.no_grad():
+        assert torch.equal(model(current, previous, torch.zeros(5, dtype=torch.bool)), model(current))
+        assert torch.allclose(model(current, previous, torch.ones(5, dtype=torch.bool)), model(current, previous))
+
+
+def test_training_items_carry_the_metadata_prior(tmp_path: Path) -> None:
+    world = toy_world()
+    truth = json.loads((world / "toyworld-temporal.json").read_text())
+    recipe = get_recipe("biovil-t", "tiny")
+    jpg, reports = find_mimic_roots(world)
+    pairs, _ = load_mimic_pairs(jpg, reports, "train", True, recipe.settings.text.loader_section)
+    canvas = recipe.settings.canvas_geometry()
+    dataset, val_set, _ = recipe.training_sets(world, 0)
+    assert [p.dicom_id for p in dataset.pairs] == [p.dicom_id for p in pairs] and val_set is not None
+    priors, _ = prior_images(jpg)
+    assert [p.dicom_id if p else None for p in dataset.priors] == [
+        priors[p.dicom_id].dicom_id if p.dicom_id in priors else None for p in dataset.pairs]
+    with_prior = [i for i, p in enumerate(dataset.priors) if p is not None]
+    assert len(with_prior) >= 10 and len(with_prior) < len(dataset)  # subjects with several studies, and first studies
+    for i in with_prior[:5]:
+        item = dataset[(0, i)]
+        expected = (preprocess(load_image(dataset.priors[i].path), canvas)[0] * 255).round().to(torch.uint8)
+        assert item["has_prior"] and torch.equal(item["prior_image"], expected)
+    index = {p.dicom_id: i for i, p in enumerate(dataset.pairs)}
+    temporal = [s for s in truth["subjects"] if s["split"] == "train"]
+    assert temporal and all(dataset.priors[index[s["current"]]].dicom_id == s["prior"] for s in temporal)
+    first = next(i for i, p in enumerate(dataset.priors) if p is None)
+    assert dataset[(0, first)]["has_prior"] is False and not dataset[(0, first)]["prior_image"].any()
+    batch = recipe.collate([dataset[(0, i)] for i in range(4)], recipe.make_tokenizer(dataset.corpus(), tmp_path), 0)
+    assert batch["previous_images"].shape == batch["images"].shape
+    assert batch["has_previous"].dtype == torch.bool
+
+
+@pytest.mark.slow
+def test_a_short_run_exports_a_biovil_t_checkpoint_with_the_two_image_path(tmp_path: Path, one_torch_thread) -> None:
+    checkpoint = train(TrainOptions(model="biovil-t", data_root=toy_world(), output=tmp_path / "run", config="tiny",
+                                    max_steps=3, batch_size=8, device="cpu", progress=False))
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r and "split" not in r]
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
+    assert any(r.get("split") == "validate" for r in log)  # validation ran on centre views of both images
+    adapter = build_biovil_t(checkpoint=str(checkpoint))
+    assert IMAGE_PAIRS in adapter.capabilities and adapter.geometry.grid == (4, 4)
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        assert (adapter.encode_image_pairs(x, x.flip(0)).global_ - adapter.encode_images(x).global_).abs().max() > 0
