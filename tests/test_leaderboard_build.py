@@ -165,3 +165,17 @@ def test_committed_leaderboard_validates_and_is_up_to_date(tmp_path: Path) -> No
     for name in ("README.md", "index.html"):
         assert (copy / name).read_text() == (REPO_BOARD / name).read_text(), \
             f"leaderboard/{name} is stale: run `msxr-bench leaderboard build`"
+
+
+def test_padchest_gr_table_puts_heatmap_and_box_models_side_by_side() -> None:
+    from msxr_bench.leaderboard.build import leaderboard_tables
+
+    tables, report = leaderboard_tables(REPO_BOARD / "submissions")
+    assert report.ok, [str(i) for i in report.issues]
+    table = {t.key: t for t in tables}["padchest-gr-toyworld"]
+    entries = {e.card.model: e for e in report.entries if e.result.task.name == "padchest-gr"}
+    acc = [row[3].sort for row in table.rows]
+    assert acc == sorted(acc, reverse=True) and len(acc) == len(entries) == 2
+    assert sorted(acc) == sorted(e.result.metrics["acc@0.5_micro"].value for e in entries.values())
+    sources = {row[-1].text for row in table.rows}
+    assert sources == {"model's boxes", "heatmap (top-fraction@0.1)"}

@@ -1,6 +1,7 @@
 """One leaderboard table per MS-CXR protocol and data track: heatmap and box models side by side, each number from
 its validated results file (ms-cxr for the map's CNR, ms-cxr-boxes for the box metrics), with how the boxes were
-made. A protocol gets a table once it has an entry that the main table does not show.
+made. A protocol gets a table once it has an entry that the main table does not show. PadChest-GR (generalised
+grounding: phrases with and without boxes) gets its own table with groundability precision and recall.
 """
 
 from __future__ import annotations
@@ -76,3 +77,25 @@ def protocol_tables(entries: list[Entry], track: str, label: str) -> list[Table]
             columns=["Model", "Revision", "CNR (macro)"] + [title for _, title in BOX_COLUMNS] + ["Boxes from"],
             rows=rows))
     return tables
+
+
+PADCHEST_COLUMNS = BOX_COLUMNS[:-1] + (("groundability_precision", "Groundability precision"),
+                                      ("groundability_recall", "Groundability recall"))
+
+
+def padchest_tables(entries: list[Entry], track: str, label: str) -> list[Table]:
+    """The padchest-gr track's table (none without an entry)."""
+    mine = [e for e in entries if setting_key(e.result.task.name, e.result.protocol.name) == "padchest-gr"]
+    if not mine:
+        return []
+    rows = [[_model_cell(e), Cell(e.card.revision if e.card else "—", e.card.revision if e.card else None),
+             _cnr_cell(None, e)] + [_metric_cell(e, name) for name, _ in PADCHEST_COLUMNS] + [_source_cell(e)]
+            for e in mine]
+    rows.sort(key=lambda row: (row[3].sort is None, -(row[3].sort or 0.0), str(row[0].sort)))
+    return [Table(
+        key=f"padchest-gr-{track}", title=f"PadChest-GR grounding (official test) — {label}",
+        intro=("Phrases with and without boxes: box metrics on the phrases that have boxes, groundability "
+               "(boxes predicted or not) over all of them; heatmap models through the named conversion in the last "
+               "column; 95% bootstrap CIs. Sorted by Acc@0.5."),
+        columns=["Model", "Revision", "CNR (macro)"] + [title for _, title in PADCHEST_COLUMNS] + ["Boxes from"],
+        rows=rows)]

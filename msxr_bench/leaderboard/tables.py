@@ -120,9 +120,9 @@ def measured_tables(entries: list[Entry]) -> list[Table]:
                 intro="Mean CNR of each category's phrases; the macro mean over categories is the main score.",
                 columns=["Model"] + list(MS_CXR_CATEGORIES) + ["Macro"], rows=cat_rows,
                 empty="No ms-cxr results on this data yet."))
-        from msxr_bench.leaderboard.protocol_tables import protocol_tables  # it builds on this module's cells
+        from msxr_bench.leaderboard.protocol_tables import padchest_tables, protocol_tables  # built on these cells
 
-        tables += protocol_tables(mine, track, label)
+        tables += protocol_tables(mine, track, label) + padchest_tables(mine, track, label)
     return tables
 
 
