@@ -29,7 +29,7 @@ from msxr_bench.evaluation import evaluate
 from msxr_bench.leaderboard.board import BOARD
 from msxr_bench.tasks.catalog import TASKS
 
-WORLD = toy_world  # the committed toy world, or the same world generated when it predates a dataset
+WORLD = toy_world()  # the committed toy world (or the same world generated when the fixture predates a dataset)
 N_BOOTSTRAP = 50
 ORACLE_GEOMETRY = Geometry("resize_crop", resize=128, crop=128, grid=(16, 16))
 
@@ -55,7 +55,7 @@ def _run(adapter: EncoderAdapter, tasks: tuple[str, ...], out: Path, **options) 
     adapter cannot run, like radnli for the random CNN, are skipped)."""
     options = {"bootstrap": N_BOOTSTRAP, **options}
     params = {task: {"split": BOARD[task].run_split("toyworld")} for task in tasks}
-    evaluate(adapter, tasks, WORLD(), task_params=params, output=out, device="cpu", num_workers=0, progress=False,
+    evaluate(adapter, tasks, WORLD, task_params=params, output=out, device="cpu", num_workers=0, progress=False,
              argv=["tests"], **options)
     return out / adapter.meta.name
 
@@ -81,7 +81,7 @@ class DegradedOracle(BoxOracleAdapter):
 
 @functools.cache
 def _oracle() -> BoxOracleAdapter:
-    samples = load_mscxr(find_mscxr_annotations(WORLD(), "0.1"), WORLD())[0]
+    samples = load_mscxr(find_mscxr_annotations(WORLD, "0.1"), WORLD)[0]
     return coverage_oracle(samples, ORACLE_GEOMETRY)
 
 
@@ -143,7 +143,7 @@ def radnli_run() -> Path:
         (_workdir() / "toy-text").mkdir(exist_ok=True)
         adapter = ToyTextAdapter(_workdir() / "toy-text")
         params = {"radnli": {"seeds": (0, 1), "learning_rate": 2e-3, "max_length": 32, "max_epochs": 2}}
-        evaluate(adapter, ["radnli"], WORLD(), task_params=params, output=_workdir() / "runs", device="cpu",
+        evaluate(adapter, ["radnli"], WORLD, task_params=params, output=_workdir() / "runs", device="cpu",
                  bootstrap=N_BOOTSTRAP, progress=False, argv=["tests"])
         out = _workdir() / "runs" / "toy-text"
     finally:

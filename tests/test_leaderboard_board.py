@@ -31,7 +31,7 @@ def test_every_task_is_on_the_board_or_says_why_not() -> None:
 
 
 def test_toy_world_sample_sets_are_those_of_the_fixture() -> None:
-    found = sample_sets(WORLD())
+    found = sample_sets(WORLD)
     stale = {t: (s, BOARD[t].canonical["toyworld"]) for t, s in found.items() if s != BOARD[t].canonical["toyworld"]}
     assert not stale, ("fixtures/toyworld changed: update the toy-world SampleSets of msxr_bench/leaderboard/board.py "
                        f"from `python -m msxr_bench.leaderboard.canonical fixtures/toyworld`: {stale}")

@@ -20,7 +20,7 @@ PROTOCOLS = ("v1.1.0-test", "chex")  # the other tracks' sample sets: test_leade
 
 def _evaluate(adapter, tasks: tuple[str, ...], protocol: str, out: Path) -> Path:
     params = {t: {"protocol": protocol, "split": BOARD[setting_key(t, protocol)].run_split("toyworld")} for t in tasks}
-    evaluate(adapter, tasks, WORLD(), task_params=params, output=out, device="cpu", num_workers=0, progress=False,
+    evaluate(adapter, tasks, WORLD, task_params=params, output=out, device="cpu", num_workers=0, progress=False,
              argv=["tests"], bootstrap=20)
     return out / adapter.meta.name
 

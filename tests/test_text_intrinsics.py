@@ -59,10 +59,10 @@ def test_accuracy_equals_the_model_forward_and_counts_an_independent_split(intri
     adapter, result, _ = intrinsics
     model, tok = adapter.masked_lm()
     rows = {r["sample_id"]: r for r in result.samples}
-    assert result.dataset.split == "test" and len(rows) == 46
     jpg, reports = find_mimic_roots(toyworld_root)
     pairs = {f"s{p.study_id}": p for p in load_mimic_pairs(jpg, reports, "test", frontal_only=False, section=None,
                                                            check_images=False)[0]}
+    assert result.dataset.split == "test" and set(rows) == set(pairs) and len(rows) > 40  # one row per test report
     import zlib
 
     for sid in sorted(rows)[:6]:

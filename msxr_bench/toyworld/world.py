@@ -51,7 +51,8 @@ def generate(out: Path, seed: int = 0, scale: str = "tiny", rsna_boxes: Path | N
     rsna_truth = write_rsna(out / "rsna-pneumonia", rsna_plans, seed, tiny=scale == "tiny", workers=workers,
                             size=spec.rsna_size, image_format=spec.rsna_format)
     nli_counts = write_nli(out, seed, spec)
-    dicom_images = write_mimic_dicom(out / "mimic-cxr", studies, seed) if mimic_dicom else 0
+    dicom_images = (write_mimic_dicom(out / "mimic-cxr", studies + temporal_studies(temporal), seed)
+                    if mimic_dicom else 0)  # every study of the MIMIC tables (the temporal ones after the rest)
     mscxrt_counts = write_mscxrt(out, temporal, seed, spec, workers)  # summarised in its own truth file
     splits = [s.split for s in studies]
     counts = {

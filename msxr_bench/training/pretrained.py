@@ -52,6 +52,16 @@ def load_masked_lm(model: nn.Module, files: TextModelFiles) -> None:
              "loaded" if keep_head else "new")
 
 
+
+def copy_pretrained_tokenizer(text_model: str | None, default_repo: str, directory: Path):
+    """The BERT tokenizer of --text-model (default: `default_repo`), saved into the run's `directory`."""
+    from transformers import BertTokenizerFast
+
+    files = resolve_text_init(text_model, default_repo, None)
+    tokenizer = BertTokenizerFast.from_pretrained(str(files.directory))
+    tokenizer.save_pretrained(str(directory))
+    return tokenizer
+
 def load_image_init(image_model: nn.Module, path: str | Path) -> str:
     """--image-init of BioViL-style image models: a SimCLR checkpoint directory of this toolkit (trunk and
     projector, as BioViL's image encoder starts from SimCLR) or a torchvision ResNet state_dict file (trunk only).

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import BertTokenizerFast, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from msxr_bench.adapters.biovil_checkpoint import BioViLCheckpointConfig, save_biovil_checkpoint
 from msxr_bench.models.biovil import BioViLImageConfig, BioViLImageModel
@@ -30,7 +30,7 @@ from msxr_bench.models.cxrbert import CXRBertConfig, CXRBertModel, cxrbert_confi
 from msxr_bench.training.augment import Augmentation
 from msxr_bench.training.data import TextPolicy
 from msxr_bench.training.losses import BIOVIL_LAMBDA_GA, BIOVIL_TAU, biovil_loss
-from msxr_bench.training.pretrained import load_image_init, load_masked_lm, resolve_text_init
+from msxr_bench.training.pretrained import copy_pretrained_tokenizer, load_image_init, load_masked_lm, resolve_text_init
 from msxr_bench.training.recipes.base import Recipe, RecipeSettings, mask_rng, stack_images
 from msxr_bench.training.text import whole_word_mask
 
@@ -99,10 +99,7 @@ class BioViLRecipe(Recipe):
 
     # ---- text ---------------------------------------------------------------------------------
     def pretrained_tokenizer(self, directory: Path) -> PreTrainedTokenizerBase:
-        files = resolve_text_init(self.text_model, TEXT_INIT_REPO, None)
-        tokenizer = BertTokenizerFast.from_pretrained(str(files.directory))
-        tokenizer.save_pretrained(str(directory))
-        return tokenizer
+        return copy_pretrained_tokenizer(self.text_model, TEXT_INIT_REPO, directory)
 
     def collate(self, samples: list[dict], tokenizer: PreTrainedTokenizerBase, seed: int) -> dict:
         enc = tokenizer([s["caption"] for s in samples], padding="longest", truncation=True,

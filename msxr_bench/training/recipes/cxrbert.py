@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from transformers import BertTokenizerFast, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from msxr_bench.data.types import ImageReportPair, SkipReport
 from msxr_bench.models.cxrbert import CXRBertConfig, CXRBertModel
@@ -94,12 +94,9 @@ class CXRBertRecipe(Recipe):
         return kept, skips
 
     def pretrained_tokenizer(self, directory: Path) -> PreTrainedTokenizerBase:
-        from msxr_bench.training.pretrained import resolve_text_init
+        from msxr_bench.training.pretrained import copy_pretrained_tokenizer
 
-        files = resolve_text_init(self.text_model, GENERAL_REPO, None)
-        tokenizer = BertTokenizerFast.from_pretrained(str(files.directory))
-        tokenizer.save_pretrained(str(directory))
-        return tokenizer
+        return copy_pretrained_tokenizer(self.text_model, GENERAL_REPO, directory)
 
     def collate(self, samples: list[dict], tokenizer: PreTrainedTokenizerBase, seed: int) -> dict:
         out = {}
