@@ -34,7 +34,21 @@ def _models(runs: Path, tmp: Path) -> dict[str, tuple[str, dict]]:
     }
 
 
-def evaluate_all(probe_world: Path, world: Path, runs: Path, out: Path) -> None:
+def _previous(out: Path, report: dict) -> dict:
+    """The model entries of an earlier `evaluate --include` run into the same JSON (same worlds and resamples)."""
+    if not out.is_file():
+        return {}
+    old = json.loads(out.read_text())
+    same = all(old.get(k) == report[k] for k in ("probe_world", "world", "bootstrap"))
+    if not same:
+        raise SystemExit(f"{out} was written with other worlds or bootstrap resamples; move it away or match them")
+    return old.get("models", {})
+
+
+def evaluate_all(probe_world: Path, world: Path, runs: Path, out: Path, bootstrap: int = BOOT,
+                 include: list[str] | None = None) -> None:
+    """Evaluate every model (or those whose label contains one of `include`), keeping the other models' entries
+    already in `out` when its worlds and resamples match, so runs of subsets add up to one report."""
     import sys
 
     sys.path.insert(0, str(ROOT / "tests"))
@@ -46,19 +60,30 @@ def evaluate_all(probe_world: Path, world: Path, runs: Path, out: Path) -> None:
     torch.set_num_threads(1)
     cache = EvalCache(runs / "eval-cache")
     models = _models(runs, runs / "inits")
-    report: dict = {"probe_world": str(probe_world), "world": str(world), "bootstrap": BOOT, "models": {},
-                    "training": {}}
+    report: dict = {"probe_world": str(probe_world), "world": str(world), "bootstrap": bootstrap, "models": {},
+                    "training": {}, "fixture_training": {}}
+    previous = _previous(out, report)
     for name in ("simclr", "cxr-bert", "biovil-l", "biovil-baseline"):
         summary = runs / name / "summary.json"
         if summary.is_file():
             report["training"][name] = json.loads(summary.read_text())
+    for name in ("tiny-biovil", "tiny-simclr", "tiny-cxr-bert"):
+        run_file = FIXTURES / name / "training_run.json"
+        if run_file.is_file():
+            run_record = json.loads(run_file.read_text())
+            report["fixture_training"][name] = {k: run_record.get(k) for k in
+                                                ("model", "max_steps", "batch_size", "data_root", "train_pairs")}
     for label, (kind, options) in models.items():
+        if include and not any(part.lower() in label.lower() for part in include):
+            if label in previous:
+                report["models"][label] = previous[label]
+            continue
         adapter = build_adapter(kind, **options)
         entry: dict = {"adapter": kind, "options": options}
         t0 = time.perf_counter()
 
         def run(task: str, root: Path = probe_world, **params):
-            return run_named(task, params, adapter=adapter, data_root=root, n_bootstrap=BOOT, batch_size=32,
+            return run_named(task, params, adapter=adapter, data_root=root, n_bootstrap=bootstrap, batch_size=32,
                              cache=cache)
 
         if kind in ("biovil", "biovil-l"):
@@ -76,6 +101,9 @@ def evaluate_all(probe_world: Path, world: Path, runs: Path, out: Path) -> None:
         report["models"][label] = entry
         print(label, entry["seconds"], flush=True)
         out.write_text(json.dumps(report, indent=1) + "\n")
+    if not report["models"]:
+        raise SystemExit(f"--include {include} names none of {list(models)}")
+    out.write_text(json.dumps(report, indent=1) + "\n")
     write_report(out)
 
 
@@ -104,7 +132,8 @@ def write_report(path: Path) -> None:
             if probe in e:
                 lines.append(f"| {label} | {_cell(e.get('zero_shot'), 'auroc')} | {probe.split('_')[1]} | "
                              + " | ".join(_cell(e[probe], f"auroc[{f}]") for f in ("1%", "10%", "100%")) + " |")
-    lines += ["", "F1 at the F1-maximising test threshold (the paper's, optimistic) / at the val-chosen threshold, 100%:",
+    lines += ["", "A zero-shot AUROC below 0.5 means the prompt scores rank the negatives above the positives.",
+              "", "F1 at the F1-maximising test threshold (the paper's, optimistic) / at the val-chosen threshold, 100%:",
               "", "| model | probe | F1@f1max | F1@val | sensitivity@val | specificity@val |", "|---|---|---|---|---|---|"]
     for label, e in models.items():
         for probe in ("probe_prompt", "probe_classic"):
@@ -120,14 +149,20 @@ def write_report(path: Path) -> None:
                 lines.append(f"| {label} | {_cell(e.get('seg_zero_shot'), 'dice')} | {probe.split('_')[2]} | "
                              f"{_cell(e[probe], 'dice[5%]')} | {_cell(e[probe], 'dice[100%]')} | "
                              f"{_cell(e[probe], 'signed_cnr[100%]')} |")
-    lines += ["", "## Prompt sensitivity (Table A.1): zero-shot AUROC per prompt pair, change against the reference",
-              "", "| model | pair | AUROC | F1@f1max | ΔAUROC vs reference |", "|---|---|---|---|---|"]
+    from msxr_bench.tasks.rsna.sweep import PAPER_SWEEP
+
+    lines += ["", "## Prompt sensitivity (Table A.1): zero-shot AUROC per prompt pair", "",
+              "`suggesting_vs_no_evidence` is the default pair (the zero-shot column above). ΔAUROC: the pair's AUROC "
+              "minus its reference pair's on the same test images (paired bootstrap CI), for the two pairs the paper "
+              "compares.", "", "| model | pair | AUROC | F1@f1max | reference pair | ΔAUROC |",
+              "|---|---|---|---|---|---|"]
     for label, e in models.items():
         zs = e.get("zero_shot") or {}
-        for key in sorted(k for k in zs if k.startswith("auroc[")):
-            pair = key[len("auroc["):-1]
-            lines.append(f"| {label} | {pair} | {_cell(zs, key)} | {_cell(zs, f'f1@f1max[{pair}]')} | "
-                         f"{_cell(zs, f'delta_auroc[{pair}]')} |")
+        for p in PAPER_SWEEP:
+            if f"auroc[{p.name}]" in zs:
+                lines.append(f"| {label} | {p.name} | {_cell(zs, f'auroc[{p.name}]')} | "
+                             f"{_cell(zs, f'f1@f1max[{p.name}]')} | {p.reference or '–'} | "
+                             f"{_cell(zs, f'delta_auroc[{p.name}]')} |")
     lines += ["", "## Text intrinsics (Table 3): small world, `validate` reports", "",
               "| model | masked-token accuracy | most-frequent token | tokens / words per Findings | vocabulary |",
               "|---|---|---|---|---|"]
@@ -143,6 +178,9 @@ def write_report(path: Path) -> None:
         lines.append(f"| {name} | {t['steps']} | {t['loss_first20']:.3f} → {t['loss_last20']:.3f} | "
                      f"{' → '.join(f'{v:.3f}' for v in t['val_loss'][::max(1, len(t['val_loss']) - 1)])} | "
                      f"{t['wall_s']:.0f} s |")
+    for name, t in data.get("fixture_training", {}).items():
+        lines.append(f"| {t['model']} (committed fixture `{name}`) | {t['max_steps']} (batch {t['batch_size']}) | "
+                     f"log not committed (trained on `{t['data_root']}`) | – | – |")
     grounding = [(label, e["grounding"]) for label, e in models.items() if "grounding" in e]
     lines += ["", "MS-CXR grounding of the image-text models (small world, v0.1 all pairs):", "",
               "| model | macro CNR | signed CNR | right − wrong gap | mIoU |", "|---|---|---|---|---|"]

@@ -8,7 +8,10 @@
 its "BERT folder") on the small world, one process each, and keeps their logs. `evaluate` runs the probes (Tables
 6 / 7 rows), the prompt sweep (Table A.1) and text-intrinsics (Table 3) on those runs, the committed tiny BioViL and
 each model at initialisation, and writes the JSON that `report` turns into benchmarks/results/paper_systems.md.
-The committed fixtures fixtures/models/tiny-simclr and tiny-cxr-bert are the `train` runs' checkpoints.
+The committed fixtures fixtures/models/tiny-simclr and tiny-cxr-bert are the `train` runs' checkpoints (copy
+tiny-cxr-bert to RUNS/cxr-bert/checkpoint to train biovil-baseline without retraining it). `train --steps N` overrides
+the STEPS defaults (recorded in summary.json); `evaluate --bootstrap N` sets the resamples and `evaluate --include
+fixture init` evaluates only the matching models, keeping the other entries already in --out.
 """
 
 from __future__ import annotations
@@ -34,16 +37,18 @@ def log_summary(run: Path) -> dict:
             "val_loss": [round(r["loss"], 4) for r in val], "cpu_s": train[-1].get("cpu_s")}
 
 
-def train_all(world: Path, runs: Path, models: list[str]) -> None:
+def train_all(world: Path, runs: Path, models: list[str], steps: int | None = None) -> None:
     from msxr_bench.training.loop import TrainOptions, train
 
     torch.set_num_threads(1)  # on 2 shared cores one intra-op thread trains these tiny models fastest
     for model in models:
         extra = {"text_model": str(runs / "cxr-bert" / "checkpoint")} if model == "biovil-baseline" else {}
         t0 = time.perf_counter()
-        train(TrainOptions(model=model, data_root=world, output=runs / model, config="tiny", max_steps=STEPS[model],
+        max_steps = steps or STEPS[model]
+        train(TrainOptions(model=model, data_root=world, output=runs / model, config="tiny", max_steps=max_steps,
                            batch_size=BATCH[model], device="cpu", progress=False, **extra))
-        summary = {"wall_s": round(time.perf_counter() - t0, 1), **log_summary(runs / model)}
+        summary = {"wall_s": round(time.perf_counter() - t0, 1), "max_steps": max_steps,
+                   "default_steps": STEPS[model], **log_summary(runs / model)}
         (runs / model / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         print(model, summary, flush=True)
 
@@ -55,20 +60,27 @@ def main() -> None:
     t.add_argument("--world", type=Path, required=True)
     t.add_argument("--runs", type=Path, required=True)
     t.add_argument("--models", nargs="+", default=list(STEPS))
+    t.add_argument("--steps", type=int, default=None,
+                   help="train every listed model for this many steps instead of its STEPS default (recorded in "
+                        "summary.json as max_steps)")
     e = sub.add_parser("evaluate")
     e.add_argument("--probe-world", type=Path, required=True)
     e.add_argument("--world", type=Path, required=True)
     e.add_argument("--runs", type=Path, required=True)
     e.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "paper_systems.json")
+    e.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs")
+    e.add_argument("--include", nargs="+", default=None,
+                   help="evaluate only the models whose label contains one of these (case-insensitive); the other "
+                        "models' entries already in --out are kept")
     r = sub.add_parser("report")
     r.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "paper_systems.json")
     args = parser.parse_args()
     if args.command == "train":
-        train_all(args.world, args.runs, args.models)
+        train_all(args.world, args.runs, args.models, args.steps)
     elif args.command == "evaluate":
         from paper_evaluation import evaluate_all
 
-        evaluate_all(args.probe_world, args.world, args.runs, args.out)
+        evaluate_all(args.probe_world, args.world, args.runs, args.out, args.bootstrap, args.include)
     else:
         from paper_evaluation import write_report
 
