@@ -15,6 +15,8 @@ from msxr_bench.data.mimic import find_mimic_dicom_root, find_mimic_roots, load_
 from msxr_bench.data.types import DatasetFormatError
 from msxr_bench.toyworld.plan import plan_mimic
 from msxr_bench.toyworld.scales import get_scale
+from msxr_bench.toyworld.temporal import plan_temporal
+from msxr_bench.toyworld.writers.mscxrt import temporal_studies
 from msxr_bench.toyworld.writers.mimic_dicom import write_mimic_dicom
 
 
@@ -24,7 +26,9 @@ def dicom_root(toyworld_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("dicom-world")
     for name in ("mimic-cxr-jpg", "mimic-cxr-reports", "toyworld.json"):
         (root / name).symlink_to(toyworld_root / name)
-    write_mimic_dicom(root / "mimic-cxr", plan_mimic(0, get_scale("tiny")), 0)
+    studies = plan_mimic(0, get_scale("tiny"))  # as the generator does: every study of the MIMIC tables
+    studies += temporal_studies(plan_temporal(0, get_scale("tiny"), studies))
+    write_mimic_dicom(root / "mimic-cxr", studies, 0)
     return root
 
 
