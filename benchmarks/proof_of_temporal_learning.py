@@ -6,7 +6,8 @@ ms-cxr-t-sim. Not a test: it takes a CPU hour on a busy machine.
 
     python benchmarks/proof_of_temporal_learning.py --world /tmp/toy-temporal --runs /tmp/potl   # generates the world
 
-Writes benchmarks/results/proof_of_temporal_learning.md (the table) and .json (every number).
+Writes benchmarks/results/proof_of_temporal_learning.md (the table) and .json (every number), with 95% bootstrap CIs
+(over MS-CXR-T rows) of the zero-shot macro accuracies; `--cis-only` adds them to an existing .json without training.
 """
 
 from __future__ import annotations
@@ -62,6 +63,27 @@ def scores(checkpoint: Path, world: Path) -> dict[str, float]:
     return out
 
 
+CI_SETTINGS = ("zero-shot, pair", "zero-shot, current only", "zero-shot, pair, MIMIC test rows",
+               "zero-shot, current only, MIMIC test rows")
+
+
+def intervals(checkpoint: Path, world: Path, n_bootstrap: int) -> dict[str, list[float]]:
+    """[value, CI low, CI high] of ms-cxr-t-cls macro accuracy in the zero-shot settings (seeded bootstrap)."""
+    adapter = build_adapter("biovil-t", checkpoint=str(checkpoint))
+    run = RunContext(adapter=adapter, runtime=resolve_runtime("cpu"), data_root=world, adapter_name="biovil-t",
+                     batch_size=32, n_bootstrap=n_bootstrap, seed=0, progress=False)
+    spec, out = TASKS["ms-cxr-t-cls"], {}
+    for name in CI_SETTINGS:
+        m = run_task(spec.task(), spec.make_params(SETTINGS[name]), run).metrics["macro_accuracy"]
+        out[name] = [m.value, m.ci.low, m.ci.high]
+    return out
+
+
+def add_intervals(res: dict, world: Path, runs: Path, n_bootstrap: int) -> None:
+    res["ci"] = {"n_bootstrap": n_bootstrap, "trained": intervals(Path(res["checkpoint"]), world, n_bootstrap),
+                 "init": {seed: intervals(runs / f"biovil-t-init-{seed}", world, n_bootstrap) for seed in res["init"]}}
+
+
 def run(world: Path, runs: Path, seeds: list[int], max_steps: int | None) -> dict:
     out_dir = runs / "biovil-t"
     start_wall, start_cpu = time.perf_counter(), time.process_time()
@@ -96,6 +118,15 @@ def targets(res: dict) -> dict[str, tuple[bool, str]]:
         out[f"zero-shot pair > current only{rows}"] = (pair > alone, f"{pair:.3f} vs {alone:.3f}")
         out[f"zero-shot pair > init{rows}"] = (pair > init[f"zero-shot, pair{rows}"],
                                                 f"{pair:.3f} vs {init[f'zero-shot, pair{rows}']:.3f}")
+    if "ci" in res:  # beyond the CIs: the trained pair's lower bound above the baselines' upper bounds
+        ci = res["ci"]
+        for rows in ("", ", MIMIC test rows"):
+            pair, alone = ci["trained"][f"zero-shot, pair{rows}"], ci["trained"][f"zero-shot, current only{rows}"]
+            out[f"zero-shot pair > current only beyond the CIs{rows}"] = (
+                pair[1] > alone[2], f"[{pair[1]:.3f}, {pair[2]:.3f}] vs [{alone[1]:.3f}, {alone[2]:.3f}]")
+            top = max(c[f"zero-shot, pair{rows}"][2] for c in ci["init"].values())
+            out[f"zero-shot pair > init beyond the CIs{rows}"] = (
+                pair[1] > top, f"[{pair[1]:.3f}, {pair[2]:.3f}] vs init upper bounds ≤ {top:.3f}")
     pair, alone = t["probe, pair"], t["probe, current only"]
     out["probe pair > current only"] = (pair > alone, f"{pair:.3f} vs {alone:.3f}")
     out["probe pair > init"] = (pair > init["probe, pair"], f"{pair:.3f} vs {init['probe, pair']:.3f}")
@@ -111,6 +142,7 @@ def markdown(res: dict, world: Path, command: str) -> str:
              f"seeds {seeds}; trained = seed {next(iter(res['init']))}. \"current only\" = the trained weights "
              "on the current image alone (BioViL-T's absent-prior path): the toy world draws the current image's "
              "finding at the same size whatever the label, so only the pair can tell.", "",
+             "Recipe (tiny): " + "; ".join(get_recipe("biovil-t", "tiny").settings.notes) + ".", "",
              "| setting | init | trained |", "|---|---|---|"]
     for name in res["trained"]:
         lines.append(f"| {name} | {_fmt([r[name] for r in res['init'].values()])} | {_fmt([res['trained'][name]])} |")
@@ -118,6 +150,15 @@ def markdown(res: dict, world: Path, command: str) -> str:
               f"| {res['steps']} × {res['batch_size']} | {res['wall_s']:.0f} s | {res['train_cpu_s']} s | "
               f"{res['loss_first']} → {res['loss_last']} |", "", "| target | result |", "|---|---|"]
     lines += [f"| {name} | {'PASS' if ok else 'FAIL'} ({v}) |" for name, (ok, v) in targets(res).items()]
+    if "ci" in res:
+        seeds = " | ".join(f"init seed {k}" for k in res["ci"]["init"])
+        lines += ["", f"95% bootstrap CIs ({res['ci']['n_bootstrap']} resamples of MS-CXR-T rows, seed 0), zero-shot "
+                  "macro accuracy:", "", f"| setting | trained | {seeds} |",
+                  "|---|---|" + "---|" * len(res["ci"]["init"])]
+        cell = lambda v: f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"  # noqa: E731
+        for name in CI_SETTINGS:
+            lines.append(f"| {name} | {cell(res['ci']['trained'][name])} | "
+                         + " | ".join(cell(c[name]) for c in res["ci"]["init"].values()) + " |")
     lines += ["", f"Reproduce: `{command}`", ""]
     return "\n".join(lines)
 
@@ -130,10 +171,16 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="default: the tiny recipe's")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS / "proof_of_temporal_learning.md")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples of the zero-shot CIs")
+    parser.add_argument("--cis-only", action="store_true", help="add the CIs to the existing --results .json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ensure_world(args.world)
-    res = run(args.world, args.runs, args.init_seeds, args.max_steps)
+    if args.cis_only:
+        res = json.loads(args.results.with_suffix(".json").read_text())
+    else:
+        res = run(args.world, args.runs, args.init_seeds, args.max_steps)
+    add_intervals(res, args.world, args.runs, args.bootstrap)
     command = f"python benchmarks/proof_of_temporal_learning.py --world {args.world} --runs {args.runs}" + (
         f" --max-steps {args.max_steps}" if args.max_steps else "")
     text = markdown(res, args.world, command)

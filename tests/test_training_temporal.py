@@ -19,7 +19,8 @@ from msxr_bench.geometry import preprocess
 from msxr_bench.models.biovil import BioViLImageModel
 from msxr_bench.training.loop import TrainOptions, train
 from msxr_bench.training.recipes import get_recipe
-from msxr_bench.training.recipes.biovil_t import TINY_IMAGE_T
+from msxr_bench.training.recipes.biovil_t import TINY_IMAGE_T, TINY_PRIOR_REPEATS
+from msxr_bench.training.temporal_data import TemporalPairDataset
 from toy_world import toy_world
 
 
@@ -68,6 +69,23 @@ def test_training_items_carry_the_metadata_prior(tmp_path: Path) -> None:
     batch = recipe.collate([dataset[(0, i)] for i in range(4)], recipe.make_tokenizer(dataset.corpus(), tmp_path), 0)
     assert batch["previous_images"].shape == batch["images"].shape
     assert batch["has_previous"].dtype == torch.bool
+
+
+def test_the_tiny_recipe_shows_rows_with_a_prior_repeatedly() -> None:
+    world = toy_world()
+    recipe = get_recipe("biovil-t", "tiny")
+    dataset, val_set, _ = recipe.training_sets(world, 0)
+    n, with_prior = len(dataset.pairs), [i for i, p in enumerate(dataset.priors) if p is not None]
+    assert TINY_PRIOR_REPEATS == 3 and len(dataset) == n + 2 * len(with_prior)
+    assert val_set is not None and len(val_set) == len(val_set.pairs)  # validation rows once each
+    assert sorted(dataset.slots) == sorted(list(range(n)) + 2 * with_prior)
+    last = dataset[(1, len(dataset) - 1)]
+    original = dataset[(1, with_prior[-1])]
+    assert last["index"] == with_prior[-1] and last["caption"] == original["caption"] and last["has_prior"]
+    assert torch.equal(last["image"], original["image"]) and torch.equal(last["prior_image"], original["prior_image"])
+    with pytest.raises(ValueError, match="prior_repeats"):
+        TemporalPairDataset(dataset.pairs, recipe.settings.canvas_geometry(), recipe.settings.text, 0, {},
+                            prior_repeats=0)
 
 
 @pytest.mark.slow

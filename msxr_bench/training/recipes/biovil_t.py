@@ -8,7 +8,14 @@ paper: ResNet-50 + 3-block ViT (dim 256) at 512 -> 448 px (BioViL-T's grid of 14
 augmentation as BioViL's paper recipe (recalled, not verified: there is no released training code).
 tiny: ResNet-10 of width 16 + a 2-block ViT of width 64 on 128 px (4x4 grid: a quarter of BioViL's tiny cost per
 image, and each step encodes two), 2-layer BERT of width 128, joint dim 64, captions = one sentence of the impression
-(a change sentence), AdamW 1e-3 with warm-up and cosine decay.
+(a change sentence), AdamW 1e-3 with warm-up and cosine decay; the training rows that have a prior are shown
+TINY_PRIOR_REPEATS times per epoch: in the toy world's temporal scale 1,515 of the 4,391 MIMIC `train` rows carry a
+change caption (the rest: first studies, priors, the base world), ~11 per batch of 32; repeating the 2,390 rows with
+a prior raises that to ~16. Measured (benchmarks/results/proof_of_temporal_learning.md): not enough. After 1,200
+steps the text encoder still gives the three progression prompts of a finding nearly one embedding (cosine 0.94-0.999
+but consolidation; benchmarks/results/temporal_prompt_cosines.md) and ms-cxr-t-cls stays at chance: in a batch the
+finding and its place already tell the captions apart, so the contrastive loss never needs the progression words or
+the prior. Repeated rows keep their caption draw of the epoch (a repeat in the same batch is a false negative).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ TINY_CROP_T = 128
 TINY_IMAGE_T = BioViLImageConfig(depth=10, width=16, joint_feature_size=64, imagenet_fc=False, multi_image=True,
                                  vit_dim=64, vit_heads=4, vit_blocks=2, vit_grid=(TINY_CROP_T // 32, TINY_CROP_T // 32))
 PAPER_CROP = 448
+TINY_PRIOR_REPEATS = 3
 log = logging.getLogger(__name__)
 
 
@@ -56,7 +64,8 @@ class BioViLTRecipe(BioViLRecipe):
         s = super().make_settings()
         if self.config == "tiny":
             return replace(s, crop=TINY_CROP_T, canvas=TINY_CROP_T,
-                           notes=("BioViL's tiny settings at 128 px, BioViL-T's two-image encoder",))
+                           notes=("BioViL's tiny settings at 128 px, BioViL-T's two-image encoder",
+                                  f"training rows with a prior shown {TINY_PRIOR_REPEATS}x per epoch"))
         return replace(s, crop=PAPER_CROP, notes=s.notes + ("BioViL-T: 448 px crop (14x14 grid of the ViT pooler)",))
 
     def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None, image_format: str = "jpg",
@@ -72,12 +81,13 @@ class BioViLTRecipe(BioViLRecipe):
             log.warning("metadata rows unusable for priors: %s", prior_skips.summary())
         s = self.settings
 
-        def temporal(pairs: PairDataset) -> TemporalPairDataset:
-            out = TemporalPairDataset(pairs.pairs, s.canvas_geometry(), s.text, seed, priors, s.cache_images)
+        def temporal(pairs: PairDataset, repeats: int = 1) -> TemporalPairDataset:
+            out = TemporalPairDataset(pairs.pairs, s.canvas_geometry(), s.text, seed, priors, s.cache_images, repeats)
             out.skips.counts.update(pairs.skips.counts)  # the caption skips of the pairs it was made from
             return out
 
-        return temporal(train_set), (temporal(val_set) if val_set is not None else None), skips
+        repeats = TINY_PRIOR_REPEATS if self.config == "tiny" else 1
+        return temporal(train_set, repeats), (temporal(val_set) if val_set is not None else None), skips
 
     def collate(self, samples: list[dict], tokenizer: PreTrainedTokenizerBase, seed: int) -> dict:
         batch = super().collate(samples, tokenizer, seed)
