@@ -2,8 +2,11 @@
 image, its current image and the similarity map of the current image (with the prior fused in by BioViL-T's
 two-image path) against the prompt of its labelled class.
 
-    python benchmarks/temporal_overlays.py --world /tmp/toy --checkpoint fixtures/models/tiny-biovil-t \\
+    python benchmarks/temporal_overlays.py --world /tmp/toy-temporal --checkpoint RUN/checkpoint \\
         --output docs/images/ms-cxr-t-overlays.png
+
+(RUN: a `msxr-bench train --model biovil-t` run; the committed picture is of the 500-step run of
+benchmarks/proof_of_temporal_learning.py.)
 
 The two rows are the first MS-CXR-T rows of the world (file order) labelled stable and worsening for one finding,
 preferring pleural effusion. Maps: patch-prompt cosine, smoothed and placed as `ms-cxr` does, bilinear for looks.
@@ -82,7 +85,7 @@ def draw(rows: list, panels: list[dict], output: Path, title: str = "") -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--world", type=Path, required=True)
-    parser.add_argument("--checkpoint", type=Path, default=Path("fixtures/models/tiny-biovil-t"))
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a biovil-t checkpoint directory")
     parser.add_argument("--output", type=Path, default=Path("docs/images/ms-cxr-t-overlays.png"))
     parser.add_argument("--title", default="", help="a line above the panels (which checkpoint, how trained)")
     args = parser.parse_args()
