@@ -179,3 +179,17 @@ def test_padchest_gr_table_puts_heatmap_and_box_models_side_by_side() -> None:
     assert sorted(acc) == sorted(e.result.metrics["acc@0.5_micro"].value for e in entries.values())
     sources = {row[-1].text for row in table.rows}
     assert sources == {"model's boxes", "heatmap (top-fraction@0.1)"}
+
+
+def test_committed_toy_entries_are_the_committed_fixtures() -> None:
+    """The toy entries' weights are the fixtures in this repository (the box model's backbone is a link)."""
+    from msxr_bench.adapters.registry import build_adapter
+
+    models = REPO_BOARD.parent / "fixtures" / "models"
+    for folder, name, options in (
+            ("msxr-bench__tiny-biovil-toyworld/fixture-seed0-1200steps", "biovil",
+             {"checkpoint": str(models / "tiny-biovil")}),
+            ("msxr-bench__tiny-biovil-boxes-toyworld/fixture-seed1-400steps", "biovil-boxes",
+             {"checkpoint": str(models / "tiny-biovil-boxes")})):
+        card = json.loads((REPO_BOARD / "submissions" / folder / "model.json").read_text())
+        assert build_adapter(name, **options).meta.weights_sha256 == card["weights"]["sha256"], folder
