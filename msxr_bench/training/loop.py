@@ -25,7 +25,6 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from msxr_bench.engine import distributed
-from msxr_bench.training.augment import augment_batch
 from msxr_bench.training.data import EpochBatchSampler
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
 from msxr_bench.training.recipes import get_recipe
@@ -178,11 +177,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
         for batch in loader:
             module.train()
             batch = batch_to(batch, ctx.device)
-            if "images" in batch:
-                batch.update(recipe.augment(batch.pop("images"), _generator(opts.seed, step, 1 + ctx.rank)))
-            for k, key in enumerate(recipe.image_keys[1:], start=1):  # e.g. BioViL-T's prior images, independently
-                batch[key] = augment_batch(batch[key], s.crop, s.augmentation,
-                                           _generator(opts.seed, step, 1 + ctx.rank + 1000 * k))
+            recipe.augment(batch, lambda k: _generator(opts.seed, step, 1 + ctx.rank + 1000 * k))
             with torch.autocast(ctx.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 losses = model(batch)
             loss = losses["loss"]
@@ -213,7 +208,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
             progress.set_postfix(loss=f"{record['loss']:.3f}")
             if val_set is not None and (step % val_every == 0 or step == total):
                 distributed.sync_buffers(module)
-                val = validation_loss(module, val_set, collate, s, ctx, recipe.validation_view, recipe.image_keys)
+                val = validation_loss(module, val_set, collate, s, ctx, recipe.validation_view)
                 files.log({"step": step, "split": "validate", **val})
                 if not steps_per_batch(scheduler) and "loss" in val:
                     scheduler.step(val["loss"])

@@ -19,10 +19,8 @@ from msxr_bench.training.run_files import batch_to
 
 @torch.no_grad()
 def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, s: RecipeSettings,
-                    ctx: distributed.Process, view: Callable | None = None,
-                    image_keys: tuple[str, ...] = ("images",)) -> dict[str, float]:
-    """`view(images)` -> the batch's deterministic image entries (default: {"images": the centre crop}); the other
-    `image_keys` (e.g. BioViL-T's priors) are centre-cropped."""
+                    ctx: distributed.Process, view: Callable[[dict], None] | None = None) -> dict[str, float]:
+    """`view(batch)` makes the batch's deterministic image views in place (default: the centre crop of "images")."""
     batch_size = min(s.batch_size, len(dataset) // ctx.world_size)
     if batch_size < 2:
         return {}
@@ -35,11 +33,10 @@ def validation_loss(module: nn.Module, dataset: PairDataset, collate: Callable, 
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator().manual_seed(0))
     for batch in loader:
         batch = batch_to(batch, ctx.device)
-        if "images" in batch:
-            images = batch.pop("images")
-            batch.update(view(images) if view is not None else {"images": centre_view(images, s.crop)})
-        for key in image_keys[1:]:
-            batch[key] = centre_view(batch[key], s.crop)
+        if view is not None:
+            view(batch)
+        elif "images" in batch:
+            batch["images"] = centre_view(batch["images"], s.crop)
         for key, value in module(batch).items():
             sums[key] = sums.get(key, 0.0) + float(value)
         n += 1

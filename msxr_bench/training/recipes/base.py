@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import torch
@@ -70,7 +70,6 @@ class Recipe(ABC):
     name: str
     uses_images: bool = True  # False: text-only pretraining (no image is decoded)
     tiny_inits: tuple[str, ...] = ()  # "text_model" / "image_init": starting points the tiny config accepts too
-    image_keys: tuple[str, ...] = ("images",)  # batch entries the loop augments (and centre-crops to validate)
 
     def __init__(self, config: ConfigName, text_model: str | None = None, image_init: str | None = None) -> None:
         if config not in CONFIGS:
@@ -134,13 +133,17 @@ class Recipe(ABC):
         """The pairs this recipe trains on (default: all), and what it left out."""
         return pairs, SkipReport(source=f"{self.name} pair selection")
 
-    def augment(self, images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """Training views of a batch of canvases (uint8 [B, R, R]): {"images": [B, 3, crop, crop]} by default."""
-        return {"images": augment_batch(images, self.settings.crop, self.settings.augmentation, generator)}
+    def augment(self, batch: dict, generator: Callable[[int], torch.Generator]) -> None:
+        """Training views of the batch's canvases (uint8 [B, R, R]), in place: "images" -> [B, 3, crop, crop] by
+        default. `generator(k)` is the step's k-th random stream (one per image entry augmented independently)."""
+        if "images" in batch:
+            batch["images"] = augment_batch(batch["images"], self.settings.crop, self.settings.augmentation,
+                                            generator(0))
 
-    def validation_view(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The deterministic views of validation (default: the centre crop)."""
-        return {"images": centre_view(images, self.settings.crop)}
+    def validation_view(self, batch: dict) -> None:
+        """The deterministic views of validation, in place (default: the centre crop of "images")."""
+        if "images" in batch:
+            batch["images"] = centre_view(batch["images"], self.settings.crop)
 
     def describe(self) -> dict:
         return {"model": self.name, "config": self.config, "text_model": self.text_model,

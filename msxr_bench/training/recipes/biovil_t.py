@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -32,6 +33,7 @@ from msxr_bench.data.mimic import find_mimic_roots
 from msxr_bench.data.mimic_priors import prior_images
 from msxr_bench.data.types import SkipReport
 from msxr_bench.models.biovil import BIOVIL_T_IMAGE_CONFIG, BioViLImageConfig, BioViLImageModel
+from msxr_bench.training.augment import augment_batch, centre_view
 from msxr_bench.training.data import PairDataset
 from msxr_bench.training.pretrained import load_imagenet_trunk
 from msxr_bench.training.recipes.base import RecipeSettings
@@ -57,7 +59,6 @@ class BioViLTTrainModule(BioViLTrainModule):
 
 class BioViLTRecipe(BioViLRecipe):
     name = "biovil-t"
-    image_keys = ("images", "previous_images")
     tiny_inits = ("text_model",)  # a BioViL (SimCLR) image init does not fit BioViL-T's image model
 
     def make_settings(self) -> RecipeSettings:
@@ -88,6 +89,16 @@ class BioViLTRecipe(BioViLRecipe):
 
         repeats = TINY_PRIOR_REPEATS if self.config == "tiny" else 1
         return temporal(train_set, repeats), (temporal(val_set) if val_set is not None else None), skips
+
+    def augment(self, batch: dict, generator: Callable[[int], torch.Generator]) -> None:
+        """Current and prior images augmented independently (priors are not registered to the current image)."""
+        super().augment(batch, generator)
+        s = self.settings
+        batch["previous_images"] = augment_batch(batch["previous_images"], s.crop, s.augmentation, generator(1))
+
+    def validation_view(self, batch: dict) -> None:
+        super().validation_view(batch)
+        batch["previous_images"] = centre_view(batch["previous_images"], self.settings.crop)
 
     def collate(self, samples: list[dict], tokenizer: PreTrainedTokenizerBase, seed: int) -> dict:
         batch = super().collate(samples, tokenizer, seed)

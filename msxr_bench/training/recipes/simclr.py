@@ -15,6 +15,7 @@ tiny: ResNet-10 of width 16 (the tiny BioViL's image model, so a BioViL tiny run
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -69,13 +70,14 @@ class SimCLRRecipe(Recipe):
     def load_tokenizer(self, directory: Path) -> None:
         return None
 
-    def augment(self, images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        s = self.settings
-        return {"images": augment_batch(images, s.crop, s.augmentation, generator),
-                "images_b": augment_batch(images, s.crop, s.augmentation, generator)}
+    def augment(self, batch: dict, generator: Callable[[int], torch.Generator]) -> None:
+        """Two views of each canvas ("images", "images_b"), drawn one after the other from one stream."""
+        s, images, g = self.settings, batch.pop("images"), generator(0)
+        batch["images"] = augment_batch(images, s.crop, s.augmentation, g)
+        batch["images_b"] = augment_batch(images, s.crop, s.augmentation, g)
 
-    def validation_view(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.augment(images, torch.Generator().manual_seed(0))
+    def validation_view(self, batch: dict) -> None:
+        self.augment(batch, lambda k: torch.Generator().manual_seed(0))
 
     def collate(self, samples: list[dict], tokenizer: None, seed: int) -> dict:
         return {"images": stack_images(samples)}
