@@ -13,7 +13,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -48,10 +48,13 @@ class ImagePairBatch:
 class PairDecodeDataset(Dataset):
     """One record per pair: the uint8 crops of its current and prior image, or the failure of one of them."""
 
-    def __init__(self, items: Sequence[ImagePairItem], geometry) -> None:
+    def __init__(self, items: Sequence[ImagePairItem], geometry,
+                 decode_options: Mapping[str, Any] | None = None) -> None:
         self.items = list(items)
-        self.current = ImageDecodeDataset([ImageItem(i.key, i.current) for i in self.items], geometry)
-        self.previous = ImageDecodeDataset([ImageItem(i.key, i.previous or i.current) for i in self.items], geometry)
+        self.current = ImageDecodeDataset([ImageItem(i.key, i.current) for i in self.items], geometry,
+                                          decode_options=decode_options)
+        self.previous = ImageDecodeDataset([ImageItem(i.key, i.previous or i.current) for i in self.items], geometry,
+                                           decode_options=decode_options)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -92,19 +95,21 @@ class ModelImagePairEmbeddings:
     """Decode pairs in `num_workers` workers, one `encode_image_pairs` forward per batch of `batch_size` pairs."""
 
     def __init__(self, adapter: EncoderAdapter, runtime: Runtime, batch_size: int | None = None, num_workers: int = 0,
-                 progress: str | None = "image pairs") -> None:
+                 progress: str | None = "image pairs", decode_options: Mapping[str, Any] | None = None) -> None:
         batch_size = runtime.default_batch_size if batch_size is None else batch_size
         if batch_size < 1 or num_workers < 0:
             raise ValueError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}")
         self.adapter, self.runtime = adapter, runtime
         self.batch_size, self.num_workers, self.progress = batch_size, num_workers, progress
+        self.decode_options = dict(decode_options or {})  # keywords of data.images.load_image (the DICOM policy)
 
     def batches(self, items: Sequence[ImagePairItem]) -> Iterator[ImagePairBatch]:
         """Every item appears exactly once, in a batch's `items` or its `failures`."""
         items = list(items)
         if not items:
             return iter(())
-        loader = DataLoader(PairDecodeDataset(items, self.adapter.geometry), batch_size=None, shuffle=False,
+        dataset = PairDecodeDataset(items, self.adapter.geometry, self.decode_options)
+        loader = DataLoader(dataset, batch_size=None, shuffle=False,
                             num_workers=self.num_workers, collate_fn=_as_is,
                             worker_init_fn=_worker_init if self.num_workers else None,
                             prefetch_factor=max(2, 2 * self.batch_size // max(self.num_workers, 1))

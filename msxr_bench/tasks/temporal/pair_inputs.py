@@ -43,7 +43,8 @@ def pair_embeddings(run: "RunContext", samples: Sequence[ProgressionSample], ima
     if image_input == PAIRED:
         items = [ImagePairItem(k, s.image_path, s.previous_image_path) for k, s in unique.items()]
         provider = ModelImagePairEmbeddings(run.adapter, run.runtime, run.batch_size, run.num_workers,
-                                            progress="image pairs" if run.progress else None)
+                                            progress="image pairs" if run.progress else None,
+                                            decode_options=run.decode_options)
         batches = provider.batches(items[run.rank::run.world_size])
     else:
         items = [ImageItem(k, s.image_path) for k, s in unique.items()]
