@@ -11,17 +11,21 @@ Usage: python benchmarks/bench_box_metrics.py [--n 1162] [--repeats 5] [--thread
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from msxr_bench.data.types import MS_CXR_CATEGORIES
-from msxr_bench.metrics.box_ap import AP_IOU_THRESHOLDS, average_precision, soft_match
+from msxr_bench.metrics.box_ap import average_precision, soft_match
 from msxr_bench.metrics.boxes import box_scores, pad_boxes
 from msxr_bench.tasks.grounding.box_metrics import box_statistics
 from msxr_bench.tasks.grounding.box_rows import box_rows
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from chex_map_reference import chex_package_map  # noqa: E402 (the tests' reference: a test-only dependency)
 
 SIZES = [(3056, 2544), (2544, 3056)]
 
@@ -42,25 +46,6 @@ def make_case(n: int, seed: int) -> tuple[list[np.ndarray], list[np.ndarray], li
         truth.append(t)
         pred.append(np.concatenate([near, rng.uniform(0, 1, (m, 1))], 1))
     return truth, pred, sizes
-
-
-def package_map(truth: list[np.ndarray], pred: list[np.ndarray]) -> float:
-    from mean_average_precision import MeanAveragePrecision2d
-
-    metric = MeanAveragePrecision2d(1)
-    for p, t in zip(pred, truth):
-        preds = np.zeros((len(p), 6))
-        preds[:, :4] = p[:, :4] * 1000
-        preds[:, 2:4] -= 1.0
-        preds[:, 5] = p[:, 4]
-        gt = np.zeros((len(t), 7))
-        gt[:, :4] = t * 1000
-        gt[:, 2:4] -= 1.0
-        metric.add(preds, gt)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(metric.value(iou_thresholds=np.array(AP_IOU_THRESHOLDS), mpolicy="soft",
-                                  recall_thresholds=np.arange(0.0, 1.01, 0.01))["mAP"])
 
 
 def main() -> None:
@@ -113,7 +98,7 @@ def main() -> None:
                                                            "pooled_iou", "pooled_miou", "map", "ap50", "ap75")))
     ours = float(ap.mean())
     try:
-        ref = package_map(truth, pred)
+        ref = float(chex_package_map(pred, truth)["mAP"])
         print(f"mAP vs mean-average-precision (ChEX settings): {ours:.8f} vs {ref:.8f}, |diff| {abs(ours - ref):.1e}")
     except ImportError:
         print("mean-average-precision not installed: pip install -e '.[dev]' for the cross-check")

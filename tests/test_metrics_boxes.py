@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
+from chex_map_reference import chex_package_map
 from msxr_bench.metrics.box_ap import AP_IOU_THRESHOLDS, average_precision, soft_match
 from msxr_bench.metrics.boxes import box_scores, chex_grid_boxes, pad_boxes, union_areas
 
@@ -91,26 +91,6 @@ def test_pooled_parts_follow_chex_masks() -> None:
     assert grid.tolist() == [[[0.0, 0.0, 1024.0, 1024.0]]]
 
 
-def _package_map(pred: list[np.ndarray], truth: list[np.ndarray]) -> dict:
-    """ChEX's BoxAPMetric: the package fed as ChEX feeds it (x1000, x2 - 1), its `value` with ChEX's settings."""
-    from mean_average_precision import MeanAveragePrecision2d
-
-    metric = MeanAveragePrecision2d(1)
-    for p, t in zip(pred, truth):
-        preds = np.zeros((len(p), 6))
-        preds[:, :4] = p[:, :4] * 1000
-        preds[:, 2:4] -= 1.0
-        preds[:, 5] = p[:, 4]
-        gt = np.zeros((len(t), 7))
-        gt[:, :4] = t * 1000
-        gt[:, 2:4] -= 1.0
-        metric.add(preds, gt)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas FutureWarnings inside the package
-        return metric.value(iou_thresholds=np.array(AP_IOU_THRESHOLDS), mpolicy="soft",
-                            recall_thresholds=np.arange(0.0, 1.01, 0.01))
-
-
 def _ap_case(seed: int, n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     rng = np.random.default_rng(seed)
     truth = _random_sets(rng, n, 3, (1.0, 1.0), False, empty_share=0.0)
@@ -129,7 +109,7 @@ def _ap_case(seed: int, n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
 def test_map_equals_the_mean_average_precision_package_with_chex_settings(seed: int) -> None:
     pytest.importorskip("mean_average_precision")
     pred, truth = _ap_case(seed, 150)
-    ref = _package_map(pred, truth)
+    ref = chex_package_map(pred, truth)
     scores, tp = soft_match(pad_boxes([torch.from_numpy(p) for p in pred]),
                             pad_boxes([torch.from_numpy(t) for t in truth]))
     ap = average_precision(scores, tp, torch.tensor([len(t) for t in truth]))[0]
