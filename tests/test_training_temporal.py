@@ -17,7 +17,10 @@ from msxr_bench.data.mimic import find_mimic_roots, load_mimic_pairs
 from msxr_bench.data.mimic_priors import prior_images
 from msxr_bench.geometry import preprocess
 from msxr_bench.models.biovil import BioViLImageModel
-from msxr_bench.training.loop import TrainOptions, train
+from msxr_bench.engine.distributed import Process
+from msxr_bench.training.data import EpochBatchSampler
+from msxr_bench.training.loop import TrainOptions, _batch_sampler, train
+from msxr_bench.training.progression_batches import ProgressionBatchSampler
 from msxr_bench.training.recipes import get_recipe
 from msxr_bench.training.recipes.biovil_t import TINY_IMAGE_T, TINY_PRIOR_REPEATS
 from msxr_bench.training.temporal_data import TemporalPairDataset
@@ -88,6 +91,16 @@ def test_the_tiny_recipe_shows_rows_with_a_prior_repeatedly() -> None:
                             prior_repeats=0)
 
 
+def test_the_tiny_recipe_batches_progression_contrasts() -> None:
+    """BioViL-T's tiny recipe: progression-contrast batches; BioViL's: random ones (training/loop._batch_sampler)."""
+    world, process = toy_world(), Process()  # rank 0 of 1
+    dataset = get_recipe("biovil-t", "tiny").training_sets(world, 0)[0]
+    sampler = _batch_sampler(get_recipe("biovil-t", "tiny").settings, dataset, 0, 0, process, 0)
+    assert isinstance(sampler, ProgressionBatchSampler) and len(list(sampler)) == len(sampler)
+    plain = _batch_sampler(get_recipe("biovil", "tiny").settings, dataset, 0, 0, process, 0)
+    assert type(plain) is EpochBatchSampler
+
+
 @pytest.mark.slow
 def test_a_short_run_exports_a_biovil_t_checkpoint_with_the_two_image_path(tmp_path: Path, one_torch_thread) -> None:
     checkpoint = train(TrainOptions(model="biovil-t", data_root=toy_world(), output=tmp_path / "run", config="tiny",
@@ -96,6 +109,9 @@ def test_a_short_run_exports_a_biovil_t_checkpoint_with_the_two_image_path(tmp_p
     losses = [r["loss"] for r in log if "loss" in r and "split" not in r]
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     assert any(r.get("split") == "validate" for r in log)  # validation ran on centre views of both images
+    settings = json.loads((tmp_path / "run" / "run.json").read_text())["recipe"]["settings"]
+    assert settings["batching"] == "progression-contrast"  # recorded with the run
+    assert settings["augmentation"]["brightness"] == settings["augmentation"]["contrast"] == [1.0, 1.0]
     adapter = build_biovil_t(checkpoint=str(checkpoint))
     assert IMAGE_PAIRS in adapter.capabilities and adapter.geometry.grid == (4, 4)
     x = torch.rand(2, 3, 128, 128)

@@ -93,10 +93,18 @@ class PairDataset(Dataset):
             self._cache[index] = image
         return image
 
+    def caption(self, epoch: int, index: int) -> str:
+        """The caption of pair `index` in `epoch` ('' for image-only recipes)."""
+        return sample_caption(self.sentences[index], self.text.mode, sample_rng(self.seed, epoch, index),
+                              self.text.shuffle_probability) if self.sentences[index] else ""
+
+    def caption_at(self, epoch: int, position: int) -> str:
+        """The caption of dataset position `position` (a row index here; a subclass may map positions to rows)."""
+        return self.caption(epoch, position)
+
     def __getitem__(self, key: tuple[int, int]) -> dict:
         epoch, index = key
-        caption = sample_caption(self.sentences[index], self.text.mode, sample_rng(self.seed, epoch, index),
-                                 self.text.shuffle_probability) if self.sentences[index] else ""
+        caption = self.caption(epoch, index)
         sample = {"caption": caption, "epoch": epoch, "index": index, "sections": self.pairs[index].sections}
         if self.load_images:
             sample["image"] = self.image(index)
@@ -121,7 +129,11 @@ class EpochBatchSampler(Sampler):
     def __len__(self) -> int:
         return max(0, len(self.inner) // self.batch_size - self.skip_batches)
 
+    def order(self) -> list[int]:
+        """The shard's positions in the epoch's order (a subclass may regroup them)."""
+        return list(self.inner)
+
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        indices = list(self.inner)
+        indices = self.order()
         for b in range(self.skip_batches, len(indices) // self.batch_size):
             yield [(self.epoch, i) for i in indices[b * self.batch_size:(b + 1) * self.batch_size]]

@@ -27,7 +27,9 @@ from tqdm import tqdm
 from msxr_bench.engine import distributed
 from msxr_bench.training.data import EpochBatchSampler
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
+from msxr_bench.training.progression_batches import ProgressionBatchSampler
 from msxr_bench.training.recipes import get_recipe
+from msxr_bench.training.recipes.base import RecipeSettings
 from msxr_bench.training.run_files import RunFiles, batch_to, training_data_of
 from msxr_bench.training.train_state import (
     capture_rng, check_compatible, load_train_state, parameter_fingerprint, restore_rng,
@@ -74,6 +76,15 @@ def _amp(device: torch.device, precision: str) -> torch.dtype | None:
 def _generator(seed: int, counter: int, stream: int) -> torch.Generator:
     """A generator of (seed, step or epoch, stream): no state to carry across a resume."""
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, counter, stream]).generate_state(1)[0]))
+
+
+def _batch_sampler(s: RecipeSettings, train_set, epoch: int, seed: int, ctx: distributed.Process,
+                   skip: int) -> EpochBatchSampler:
+    """The epoch's batches as the recipe's `batching` setting composes them."""
+    if s.batching == "progression-contrast":
+        return ProgressionBatchSampler(len(train_set), s.batch_size, epoch, seed, train_set.caption_at, ctx.rank,
+                                       ctx.world_size, skip_batches=skip)
+    return EpochBatchSampler(len(train_set), s.batch_size, epoch, seed, ctx.rank, ctx.world_size, skip_batches=skip)
 
 
 def train(opts: TrainOptions) -> Path:
@@ -169,8 +180,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     stop = min(total, opts.stop_after or total)
     while step < stop:
         epoch, skip = divmod(step, steps_per_epoch)
-        loader = DataLoader(train_set, batch_sampler=EpochBatchSampler(
-            len(train_set), s.batch_size, epoch, opts.seed, ctx.rank, ctx.world_size, skip_batches=skip),
+        loader = DataLoader(train_set, batch_sampler=_batch_sampler(s, train_set, epoch, opts.seed, ctx, skip),
             collate_fn=collate, num_workers=workers,
             generator=_generator(opts.seed, epoch, 0))  # its own seed draw: the global RNG stays untouched
         tick = time.perf_counter()

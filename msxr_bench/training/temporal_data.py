@@ -55,6 +55,9 @@ class TemporalPairDataset(PairDataset):
             self._prior_cache[index] = image
         return image
 
+    def caption_at(self, epoch: int, position: int) -> str:
+        return self.caption(epoch, self.slots[position])
+
     def __getitem__(self, key: tuple[int, int]) -> dict:
         """`key` = (epoch, slot); a repeated row's copies share its caption draw of the epoch."""
         index = self.slots[key[1]]

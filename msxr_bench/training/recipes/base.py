@@ -55,6 +55,9 @@ class RecipeSettings:
     val_every: int | None = None  # steps; None = once per epoch
     save_every: int | None = None  # steps; None = once per epoch
     cache_images: bool = False  # keep decoded training canvases in memory (tiny worlds only)
+    # random: shuffled batches; progression-contrast: captions of one finding that differ in their stated change
+    # share a batch (training/progression_batches.py)
+    batching: Literal["random", "progression-contrast"] = "random"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def canvas_geometry(self) -> Geometry:

@@ -64,9 +64,13 @@ class BioViLTRecipe(BioViLRecipe):
     def make_settings(self) -> RecipeSettings:
         s = super().make_settings()
         if self.config == "tiny":
-            return replace(s, crop=TINY_CROP_T, canvas=TINY_CROP_T,
+            geometric_only = replace(s.augmentation, brightness=(1.0, 1.0), contrast=(1.0, 1.0))
+            return replace(s, crop=TINY_CROP_T, canvas=TINY_CROP_T, batching="progression-contrast",
+                           augmentation=geometric_only,
                            notes=("BioViL's tiny settings at 128 px, BioViL-T's two-image encoder",
-                                  f"training rows with a prior shown {TINY_PRIOR_REPEATS}x per epoch"))
+                                  f"training rows with a prior shown {TINY_PRIOR_REPEATS}x per epoch",
+                                  "progression-contrast batches",
+                                  "geometric augmentation only (no brightness/contrast jitter)"))
         return replace(s, crop=PAPER_CROP, notes=s.notes + ("BioViL-T: 448 px crop (14x14 grid of the ViT pooler)",))
 
     def training_sets(self, data_root: Path, seed: int, max_train_pairs: int | None = None, image_format: str = "jpg",
