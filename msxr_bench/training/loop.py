@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from msxr_bench.engine import distributed
-from msxr_bench.training.data import EpochBatchSampler
+from msxr_bench.training.data import EpochBatchSampler, PairDataset
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
 from msxr_bench.training.progression_batches import ProgressionBatchSampler
 from msxr_bench.training.recipes import get_recipe
@@ -78,7 +78,7 @@ def _generator(seed: int, counter: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, counter, stream]).generate_state(1)[0]))
 
 
-def _batch_sampler(s: RecipeSettings, train_set, epoch: int, seed: int, ctx: distributed.Process,
+def _batch_sampler(s: RecipeSettings, train_set: PairDataset, epoch: int, seed: int, ctx: distributed.Process,
                    skip: int) -> EpochBatchSampler:
     """The epoch's batches as the recipe's `batching` setting composes them."""
     if s.batching == "progression-contrast":

@@ -8,14 +8,20 @@ paper: ResNet-50 + 3-block ViT (dim 256) at 512 -> 448 px (BioViL-T's grid of 14
 augmentation as BioViL's paper recipe (recalled, not verified: there is no released training code).
 tiny: ResNet-10 of width 16 + a 2-block ViT of width 64 on 128 px (4x4 grid: a quarter of BioViL's tiny cost per
 image, and each step encodes two), 2-layer BERT of width 128, joint dim 64, captions = one sentence of the impression
-(a change sentence), AdamW 1e-3 with warm-up and cosine decay; the training rows that have a prior are shown
-TINY_PRIOR_REPEATS times per epoch: in the toy world's temporal scale 1,515 of the 4,391 MIMIC `train` rows carry a
-change caption (the rest: first studies, priors, the base world), ~11 per batch of 32; repeating the 2,390 rows with
-a prior raises that to ~16. Measured (benchmarks/results/proof_of_temporal_learning.md): not enough. After 1,200
-steps the text encoder still gives the three progression prompts of a finding nearly one embedding (cosine 0.94-0.999
-but consolidation; benchmarks/results/temporal_prompt_cosines.md) and ms-cxr-t-cls stays at chance: in a batch the
-finding and its place already tell the captions apart, so the contrastive loss never needs the progression words or
-the prior. Repeated rows keep their caption draw of the epoch (a repeat in the same batch is a false negative).
+(a change sentence), AdamW 1e-3 with warm-up and cosine decay. Three choices serve progression:
+- the training rows that have a prior are shown TINY_PRIOR_REPEATS times per epoch (in the toy world's temporal scale
+  1,515 of the 4,391 MIMIC `train` rows carry a change caption; repeating the 2,390 rows with a prior raises their
+  share of a batch from ~11 to ~16 of 32; repeats keep their caption draw of the epoch);
+- progression-contrast batches (`training/progression_batches.py`): captions of one finding and place that differ in
+  their stated change share a batch; in random batches the finding and its place already tell captions apart;
+- geometric augmentation only: a supervised check of the image model alone (told the progression) reaches held-out
+  accuracy 0.86 after 500 steps with it, 0.62 with BioViL's brightness/contrast jitter added and 0.52 with the jitter
+  alone (benchmarks/results/temporal_augmentation_probe.md): the jitter hides the change of a finding's density.
+Measured (benchmarks/results/proof_of_temporal_learning.md): still not enough. After 3,000 steps zero-shot macro
+accuracy 0.359 [0.287, 0.429] with the pair vs 0.327 current only and 0.332 at init: above both, not beyond the CIs.
+The text encoder gives a finding's three progression prompts one embedding (cosine >= 0.98,
+benchmarks/results/temporal_prompt_cosines.md): while the images of a contrast chunk do not differ by progression
+the loss is lowest for identical captions, and once the captions collapse nothing pushes the images apart.
 """
 
 from __future__ import annotations
