@@ -82,14 +82,14 @@ def test_ctrl_c_prints_one_line_and_marks_the_run(toyworld_root: Path, tmp_path:
     proc = subprocess.Popen([sys.executable, "-m", "msxr_bench", "evaluate", "--model", "biovil", "--model-arg",
                              f"checkpoint={CKPT}", "--task", "rsna-cls", "--task", "ms-cxr", "--split", "rsna-cls=all",
                              "--data-root", str(toyworld_root), "--output", str(tmp_path), "--num-workers", "2",
-                             "--bootstrap", "20000"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             "--bootstrap", "200000"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             env=env)
     deadline, manifest_path = time.monotonic() + 300, tmp_path / "biovil" / "run.json"
     while time.monotonic() < deadline and proc.poll() is None:  # until rsna-cls is running (model built)
         if manifest_path.is_file() and '"running"' in manifest_path.read_text():
             break
         time.sleep(0.2)
-    time.sleep(2)  # inside the first task (20,000 bootstrap resamples keep it busy)
+    time.sleep(2)  # inside the first task (200,000 bootstrap resamples keep it busy ~7 s, 20,000 did not under load)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
