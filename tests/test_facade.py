@@ -17,6 +17,7 @@ import msxr_bench
 from msxr_bench.cli import main
 from msxr_bench.results import load_result
 from msxr_bench.run_manifest import check_run_folder, read_manifest
+from subprocess_signals import default_sigint
 
 CKPT = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "tiny-biovil"
 FAST = ["--num-workers", "0", "--bootstrap", "50", "--limit", "12"]
@@ -83,7 +84,7 @@ def test_ctrl_c_prints_one_line_and_marks_the_run(toyworld_root: Path, tmp_path:
                              f"checkpoint={CKPT}", "--task", "rsna-cls", "--task", "ms-cxr", "--split", "rsna-cls=all",
                              "--data-root", str(toyworld_root), "--output", str(tmp_path), "--num-workers", "2",
                              "--bootstrap", "200000"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=env)
+                            env=env, preexec_fn=default_sigint)
     deadline, manifest_path = time.monotonic() + 300, tmp_path / "biovil" / "run.json"
     while time.monotonic() < deadline and proc.poll() is None:  # until rsna-cls is running (model built)
         if manifest_path.is_file() and '"running"' in manifest_path.read_text():

@@ -22,6 +22,7 @@ from msxr_bench.remote.adapter import RemoteAdapter
 from msxr_bench.remote.client import connect
 from msxr_bench.remote.protocol import RemoteHandshakeError, RemoteItemError, RemoteWorkerError
 from remote_fake_entry import _l2, patch_features
+from subprocess_signals import default_sigint
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -169,7 +170,7 @@ def test_ctrl_c_in_evaluate_leaves_no_worker(toyworld_root: Path, tmp_path: Path
         [sys.executable, "-m", "msxr_bench", "evaluate", "--model", "remote", "--model-arg", f"entry={ENTRY}",
          "--model-arg", f"arg.pidfile={pidfile}", "--model-arg", "arg.hang_on=encode_images", "--task", "ms-cxr",
          "--data-root", str(toyworld_root), "--output", str(tmp_path / "out"), "--num-workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, text=True, preexec_fn=default_sigint)
     _wait_for(tmp_path / "worker.pid.busy", proc, 60)  # the run is inside encode_images, the worker hanging
     pid = int(pidfile.read_text())
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to the harness (the worker has its own process group)
