@@ -35,7 +35,7 @@ def augmentations() -> dict[str, Augmentation | None]:
     and its parts; applied to current and prior independently, as the recipe does."""
     full = BioViLRecipe("tiny").settings.augmentation
     return {"none (centre view)": None,
-            "geometric only (the tiny BioViL-T recipe)": replace(full, brightness=(1.0, 1.0), contrast=(1.0, 1.0)),
+            "geometric only (the tiny BioViL-T recipe)": get_recipe("biovil-t", "tiny").settings.augmentation,
             "intensity only": replace(full, rotation=0.0, translate=0.0, scale=(1.0, 1.0)),
             "geometric + intensity (BioViL's tiny recipe)": full}
 
