@@ -84,23 +84,25 @@ def add_intervals(res: dict, world: Path, runs: Path, n_bootstrap: int) -> None:
                  "init": {seed: intervals(runs / f"biovil-t-init-{seed}", world, n_bootstrap) for seed in res["init"]}}
 
 
-def run(world: Path, runs: Path, seeds: list[int], max_steps: int | None) -> dict:
+def run(world: Path, runs: Path, seeds: list[int], max_steps: int | None, text_model: str | None) -> dict:
     out_dir = runs / "biovil-t"
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     checkpoint = train(TrainOptions(model="biovil-t", data_root=world, output=out_dir, config="tiny", seed=seeds[0],
-                                    max_steps=max_steps, device="cpu", resume=(out_dir / "train_state.pt").exists()))
+                                    max_steps=max_steps, device="cpu", resume=(out_dir / "train_state.pt").exists(),
+                                    text_model=text_model))
     wall, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
     log = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
     steps = [r for r in log if "loss" in r and "split" not in r]
     init = {seed: scores(init_checkpoint("biovil-t", "tiny", seed, out_dir / "tokenizer",
-                                         runs / f"biovil-t-init-{seed}"), world) for seed in seeds}
+                                         runs / f"biovil-t-init-{seed}", text_model=text_model), world)
+            for seed in seeds}
     trained = scores(checkpoint, world)
     print("trained", trained, flush=True)
     settings = get_recipe("biovil-t", "tiny").settings
     return {"init": init, "trained": trained, "steps": steps[-1]["step"], "batch_size": settings.batch_size,
             "wall_s": round(wall, 1), "train_cpu_s": steps[-1].get("cpu_s"), "process_cpu_s": round(cpu, 1),
             "loss_first": round(steps[0]["loss"], 3), "loss_last": round(steps[-1]["loss"], 3),
-            "checkpoint": str(checkpoint)}
+            "checkpoint": str(checkpoint), "text_model": text_model}
 
 
 def _fmt(values: list[float]) -> str:
@@ -169,6 +171,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("/tmp/proof-of-temporal-learning"))
     parser.add_argument("--init-seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--max-steps", type=int, default=None, help="default: the tiny recipe's")
+    parser.add_argument("--text-model", default=None,
+                        help="the text side's init (a cxr-bert run's checkpoint/); default: the recipe's")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS / "proof_of_temporal_learning.md")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples of the zero-shot CIs")
@@ -179,10 +183,11 @@ def main() -> None:
     if args.cis_only:
         res = json.loads(args.results.with_suffix(".json").read_text())
     else:
-        res = run(args.world, args.runs, args.init_seeds, args.max_steps)
+        res = run(args.world, args.runs, args.init_seeds, args.max_steps, args.text_model)
     add_intervals(res, args.world, args.runs, args.bootstrap)
     command = f"python benchmarks/proof_of_temporal_learning.py --world {args.world} --runs {args.runs}" + (
-        f" --max-steps {args.max_steps}" if args.max_steps else "")
+        f" --max-steps {args.max_steps}" if args.max_steps else "") + (
+        f" --text-model {args.text_model}" if args.text_model else "")
     text = markdown(res, args.world, command)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)

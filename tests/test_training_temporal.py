@@ -5,6 +5,7 @@ loads with its two-image path."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,10 +95,11 @@ def test_the_tiny_recipe_shows_rows_with_a_prior_repeatedly() -> None:
 def test_the_tiny_recipe_batches_progression_contrasts() -> None:
     """BioViL-T's tiny recipe: progression-contrast batches; BioViL's: random ones (training/loop._batch_sampler)."""
     world, process = toy_world(), Process()  # rank 0 of 1
-    dataset = get_recipe("biovil-t", "tiny").training_sets(world, 0)[0]
-    sampler = _batch_sampler(get_recipe("biovil-t", "tiny").settings, dataset, 0, 0, process, 0)
+    temporal, plain_recipe = get_recipe("biovil-t", "tiny"), get_recipe("biovil", "tiny")
+    dataset = temporal.training_sets(world, 0)[0]
+    sampler = _batch_sampler(temporal.settings, temporal, dataset, 0, 0, process, 0)
     assert isinstance(sampler, ProgressionBatchSampler) and len(list(sampler)) == len(sampler)
-    plain = _batch_sampler(get_recipe("biovil", "tiny").settings, dataset, 0, 0, process, 0)
+    plain = _batch_sampler(plain_recipe.settings, plain_recipe, dataset, 0, 0, process, 0)
     assert type(plain) is EpochBatchSampler
 
 
@@ -117,3 +119,42 @@ def test_a_short_run_exports_a_biovil_t_checkpoint_with_the_two_image_path(tmp_p
     x = torch.rand(2, 3, 128, 128)
     with torch.no_grad():
         assert (adapter.encode_image_pairs(x, x.flip(0)).global_ - adapter.encode_images(x).global_).abs().max() > 0
+
+
+def test_cxr_bert_batches_progression_contrasts_by_the_impression() -> None:
+    """--batching progression-contrast on cxr-bert groups reports by their impression's finding and change."""
+    from types import SimpleNamespace
+
+    from msxr_bench.training.progression_batches import finding_key, progression_of
+
+    recipe = get_recipe("cxr-bert", "tiny")
+    dataset = recipe.training_sets(toy_world(), 0)[0]
+    text = recipe.batching_text(dataset)
+    assert [text(0, i) for i in range(len(dataset))] == [p.sections.get("impression") or "" for p in dataset.pairs]
+    sampler = _batch_sampler(replace(recipe.settings, batching="progression-contrast"), recipe, dataset, 0, 0,
+                             Process(), 0)
+    assert isinstance(sampler, ProgressionBatchSampler) and len(list(sampler)) == len(sampler)
+    # reports whose findings are alike and whose impressions differ only in the change end up side by side
+    impressions = [f"{change} {side} pleural effusion." for side in ("left", "right") for _ in range(20)
+                   for change in ("Worsening", "Stable", "Improving")]
+    reports = SimpleNamespace(pairs=[SimpleNamespace(sections={"findings": "Effusion.", "impression": i})
+                                     for i in impressions])
+    text = recipe.batching_text(reports)
+
+    def contrasts(batches: list) -> int:
+        keys = [[(finding_key(text(0, i)), progression_of(text(0, i))) for _, i in b] for b in batches]
+        return sum(a[0] == c[0] and a[1] != c[1] for k in keys for j, a in enumerate(k) for c in k[j + 1:])
+
+    grouped = contrasts(ProgressionBatchSampler(len(impressions), 12, epoch=0, seed=0, caption=text))
+    assert grouped >= 10 * 12  # every batch: 4 whole chunks (worsening, stable, improving of one side), 3 each
+    assert grouped > contrasts(EpochBatchSampler(len(impressions), 12, epoch=0, seed=0))
+
+
+def test_train_records_a_batching_override_and_refuses_an_unknown_one(tmp_path: Path, one_torch_thread) -> None:
+    opts = dict(model="cxr-bert", data_root=toy_world(), config="tiny", max_steps=2, batch_size=8, device="cpu",
+                progress=False)
+    train(TrainOptions(output=tmp_path / "run", batching="progression-contrast", **opts))
+    settings = json.loads((tmp_path / "run" / "run.json").read_text())["recipe"]["settings"]
+    assert settings["batching"] == "progression-contrast"
+    with pytest.raises(ValueError, match="batching must be one of"):
+        train(TrainOptions(output=tmp_path / "bad", batching="hard-negatives", **opts))

@@ -23,6 +23,8 @@ Examples:
       --image-init resnet50-11ad3fa6.pth
   msxr-bench train --model gloria --data-root ~/data --output runs/gloria --resume
   msxr-bench train --model cxr-bert --config tiny --data-root toy --output runs/cxr-bert
+  msxr-bench train --model cxr-bert --config tiny --data-root toy --output runs/cxr-bert-t \
+      --batching progression-contrast
   msxr-bench train --model biovil --config tiny --data-root toy --output runs/biovil \
       --text-model runs/cxr-bert/checkpoint --image-init runs/simclr/checkpoint
   msxr-bench train --model biovil-baseline --data-root ~/data --output runs/base --text-model DIR_OF_CLINICALBERT
@@ -72,13 +74,18 @@ format). --batch-size is per process.
               help="Images of MIMIC-CXR-JPG, or of the MIMIC-CXR DICOM release (DATA_ROOT/mimic-cxr/; same split).")
 @click.option("--max-train-pairs", type=click.IntRange(min=2), default=None,
               help="Use only the first N training pairs (smoke tests).")
+@click.option("--batching", type=click.Choice(["random", "progression-contrast"]), default=None,
+              help="random: shuffled batches; progression-contrast: texts that state one finding's different changes "
+                   "share a batch (a caption; cxr-bert: the impression). Default: the recipe's (progression-contrast "
+                   "for biovil-t tiny).")
 @click.option("--stop-after", type=click.IntRange(min=1), default=None, metavar="STEP",
               help="Save and stop at this step, keeping the schedule of --max-steps (continue with --resume).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs still go to OUTPUT/log.jsonl).")
 def train_cmd(model_name: str, data_root: Path, output: Path, config_name: str, max_steps: int | None,
               batch_size: int | None, lr: float | None, resume: bool, seed: int, device: str, precision: str,
               num_workers: int | None, text_model: str | None, image_init: str | None, image_format: str,
-              max_train_pairs: int | None, stop_after: int | None, no_progress: bool) -> None:
+              max_train_pairs: int | None, batching: str | None, stop_after: int | None,
+              no_progress: bool) -> None:
     """Train a model of the toolkit on MIMIC-CXR (or the toy world) and write its adapter's checkpoint."""
     from msxr_bench.training.loop import TrainOptions, train
 
@@ -86,8 +93,8 @@ def train_cmd(model_name: str, data_root: Path, output: Path, config_name: str, 
     opts = TrainOptions(model=model_name, data_root=data_root, output=output, config=config_name,
                         max_steps=max_steps, batch_size=batch_size, lr=lr, resume=resume, seed=seed, device=device,
                         precision=precision, num_workers=num_workers, text_model=text_model, image_init=image_init,
-                        image_format=image_format,
-                        max_train_pairs=max_train_pairs, stop_after=stop_after, progress=not no_progress)
+                        image_format=image_format, max_train_pairs=max_train_pairs, batching=batching,
+                        stop_after=stop_after, progress=not no_progress)
     try:
         checkpoint = train(opts)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:

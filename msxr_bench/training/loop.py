@@ -29,7 +29,7 @@ from msxr_bench.training.data import EpochBatchSampler, PairDataset
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
 from msxr_bench.training.progression_batches import ProgressionBatchSampler
 from msxr_bench.training.recipes import get_recipe
-from msxr_bench.training.recipes.base import RecipeSettings
+from msxr_bench.training.recipes.base import BATCHINGS, Recipe, RecipeSettings
 from msxr_bench.training.run_files import RunFiles, batch_to, training_data_of
 from msxr_bench.training.train_state import (
     capture_rng, check_compatible, load_train_state, parameter_fingerprint, restore_rng,
@@ -56,6 +56,7 @@ class TrainOptions:
     text_model: str | None = None
     image_init: str | None = None
     image_format: str = "jpg"  # "jpg" (MIMIC-CXR-JPG) or "dicom" (the MIMIC-CXR DICOM release, same split tables)
+    batching: str | None = None  # None: the recipe's (RecipeSettings.batching)
     max_train_pairs: int | None = None  # first N training pairs only (smoke tests)
     stop_after: int | None = None  # save and stop at this global step (time-sliced jobs; --resume goes on)
     progress: bool = True
@@ -78,12 +79,12 @@ def _generator(seed: int, counter: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, counter, stream]).generate_state(1)[0]))
 
 
-def _batch_sampler(s: RecipeSettings, train_set: PairDataset, epoch: int, seed: int, ctx: distributed.Process,
-                   skip: int) -> EpochBatchSampler:
-    """The epoch's batches as the recipe's `batching` setting composes them."""
+def _batch_sampler(s: RecipeSettings, recipe: Recipe, train_set: PairDataset, epoch: int, seed: int,
+                   ctx: distributed.Process, skip: int) -> EpochBatchSampler:
+    """The epoch's batches as the recipe's `batching` setting composes them (grouping the text the recipe names)."""
     if s.batching == "progression-contrast":
-        return ProgressionBatchSampler(len(train_set), s.batch_size, epoch, seed, train_set.caption_at, ctx.rank,
-                                       ctx.world_size, skip_batches=skip)
+        return ProgressionBatchSampler(len(train_set), s.batch_size, epoch, seed, recipe.batching_text(train_set),
+                                       ctx.rank, ctx.world_size, skip_batches=skip)
     return EpochBatchSampler(len(train_set), s.batch_size, epoch, seed, ctx.rank, ctx.world_size, skip_batches=skip)
 
 
@@ -99,8 +100,10 @@ def train(opts: TrainOptions) -> Path:
 def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     recipe = get_recipe(opts.model, opts.config, opts.text_model, opts.image_init)
     s = recipe.settings
+    if opts.batching not in (None, *BATCHINGS):
+        raise ValueError(f"batching must be one of {BATCHINGS}, got {opts.batching!r}")
     s = replace(s, batch_size=opts.batch_size or s.batch_size, lr=opts.lr or s.lr,
-                max_steps=opts.max_steps or s.max_steps)
+                max_steps=opts.max_steps or s.max_steps, batching=opts.batching or s.batching)
     files = RunFiles(Path(opts.output), ctx.is_main)
     files.prepare(opts.resume)
     distributed.barrier()
@@ -180,7 +183,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     stop = min(total, opts.stop_after or total)
     while step < stop:
         epoch, skip = divmod(step, steps_per_epoch)
-        loader = DataLoader(train_set, batch_sampler=_batch_sampler(s, train_set, epoch, opts.seed, ctx, skip),
+        loader = DataLoader(train_set, batch_sampler=_batch_sampler(s, recipe, train_set, epoch, opts.seed, ctx, skip),
             collate_fn=collate, num_workers=workers,
             generator=_generator(opts.seed, epoch, 0))  # its own seed draw: the global RNG stays untouched
         tick = time.perf_counter()

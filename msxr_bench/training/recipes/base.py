@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, get_args
 
 import numpy as np
 import torch
@@ -30,6 +30,8 @@ from msxr_bench.training.vocab import build_vocab, load_tokenizer, write_tokeniz
 ConfigName = Literal["tiny", "paper"]
 TokenizerOrNone = PreTrainedTokenizerBase | None
 CONFIGS = ("tiny", "paper")
+Batching = Literal["random", "progression-contrast"]
+BATCHINGS: tuple[str, ...] = get_args(Batching)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class RecipeSettings:
     cache_images: bool = False  # keep decoded training canvases in memory (tiny worlds only)
     # random: shuffled batches; progression-contrast: captions of one finding that differ in their stated change
     # share a batch (training/progression_batches.py)
-    batching: Literal["random", "progression-contrast"] = "random"
+    batching: Batching = "random"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def canvas_geometry(self) -> Geometry:
@@ -132,6 +134,10 @@ class Recipe(ABC):
                training_data: tuple[str, ...], description: str) -> Path: ...
 
     # ---- hooks with defaults (image-text recipes need none of them) -------------------------------------
+    def batching_text(self, dataset: Dataset) -> Callable[[int, int], str]:
+        """What progression-contrast batching groups a dataset position by in an epoch: its caption."""
+        return dataset.caption_at
+
     def select_pairs(self, pairs: list[ImageReportPair]) -> tuple[list[ImageReportPair], SkipReport]:
         """The pairs this recipe trains on (default: all), and what it left out."""
         return pairs, SkipReport(source=f"{self.name} pair selection")

@@ -21,7 +21,9 @@ Measured (benchmarks/results/proof_of_temporal_learning.md): still not enough. A
 accuracy 0.359 [0.287, 0.429] with the pair vs 0.327 current only and 0.332 at init: above both, not beyond the CIs.
 The text encoder gives a finding's three progression prompts one embedding (cosine >= 0.98,
 benchmarks/results/temporal_prompt_cosines.md): while the images of a contrast chunk do not differ by progression
-the loss is lowest for identical captions, and once the captions collapse nothing pushes the images apart.
+the loss is lowest for identical captions, and once the captions collapse nothing pushes the images apart. A text
+start from a tiny CXR-BERT of the temporal world (--text-model), locked or not, did not help
+(benchmarks/results/temporal_text_init.md).
 """
 
 from __future__ import annotations
