@@ -16,6 +16,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -53,14 +54,17 @@ def training_rows(world: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return current, prior, labels, recipe.settings.crop
 
 
-def probe(data: tuple, aug: Augmentation | None, steps: int, seed: int) -> list[tuple[int, float, float]]:
-    """[(step, training loss, held-out accuracy)] every 100 steps."""
+def probe(data: tuple, aug: Augmentation | None, steps: int, seed: int,
+          make_head: Callable[[int], torch.nn.Module] | None = None) -> list[tuple[int, float, float]]:
+    """[(step, training loss, held-out accuracy)] every 100 steps; the head maps the global embedding to class
+    logits (default: a linear layer)."""
     current, prior, labels, crop = data
     n = len(labels)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     train, held = order[: n * 3 // 4], order[n * 3 // 4:]
     torch.manual_seed(seed)
-    model, head = BioViLImageModel(TINY_IMAGE_T), torch.nn.Linear(TINY_IMAGE_T.joint_feature_size, 3)
+    model = BioViLImageModel(TINY_IMAGE_T)
+    head = (make_head or (lambda d: torch.nn.Linear(d, 3)))(TINY_IMAGE_T.joint_feature_size)
     optimizer = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-3, weight_decay=1e-4)
     view = lambda x, g: centre_view(x, crop) if aug is None else augment_batch(x, crop, aug, g)  # noqa: E731
     curve = []
@@ -84,36 +88,49 @@ def probe(data: tuple, aug: Augmentation | None, steps: int, seed: int) -> list[
     return curve
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(doc: str, results: Path) -> argparse.Namespace:
+    """The probes' shared options (world, steps, seed, threads, results file); sets torch's thread count."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--world", type=Path, default=Path("/tmp/toy-temporal"))
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--results", type=Path, default=RESULTS / "temporal_augmentation_probe.md")
+    parser.add_argument("--results", type=Path, default=results)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    return args
+
+
+def write_curves(res: dict, title: str, setup: str, column: str, script: str, args: argparse.Namespace) -> None:
+    """The held-out accuracy curves of `res` (name -> {"curve": [(step, loss, accuracy)]}) as a markdown table in
+    args.results, every number in its .json."""
+    steps = [s for s, _, _ in next(iter(res.values()))["curve"]]
+    lines = [title, "", setup, "", f"| {column} | " + " | ".join(f"step {s}" for s in steps) + " |",
+             "|---|" + "---|" * len(steps)]
+    for name, r in res.items():
+        lines.append(f"| {name} | " + " | ".join(f"{acc:.3f}" for _, _, acc in r["curve"]) + " |")
+    lines += ["", f"Reproduce: `python benchmarks/{script} --world {args.world} --steps {args.steps} "
+              f"--seed {args.seed}`", ""]
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text("\n".join(lines))
+    args.results.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    args = parse_args(__doc__, RESULTS / "temporal_augmentation_probe.md")
     data = training_rows(args.world)
     res = {}
     for name, aug in augmentations().items():
         start = time.perf_counter()
         res[name] = {"curve": probe(data, aug, args.steps, args.seed), "wall_s": round(time.perf_counter() - start)}
         print(name, res[name], flush=True)
-    lines = ["# Can the tiny BioViL-T image model learn progression? (supervised check per augmentation)", "",
-             f"World `{args.world}` (toy world, scale temporal, seed 0): {len(data[2])} training rows with one change "
-             f"and a prior; a linear head on the two-image global embedding, cross-entropy, AdamW 1e-3, batch 32, "
-             f"seed {args.seed}; held-out accuracy on a quarter of the rows (centre views; chance 1/3). Current and "
-             "prior are augmented independently.", "",
-             "| augmentation | " + " | ".join(f"step {s}" for s, _, _ in res[next(iter(res))]["curve"]) + " |",
-             "|---|" + "---|" * len(res[next(iter(res))]["curve"])]
-    for name, r in res.items():
-        lines.append(f"| {name} | " + " | ".join(f"{acc:.3f}" for _, _, acc in r["curve"]) + " |")
-    lines += ["", f"Reproduce: `python benchmarks/temporal_augmentation_probe.py --world {args.world} "
-              f"--steps {args.steps} --seed {args.seed}`", ""]
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text("\n".join(lines))
-    args.results.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
-    print("\n".join(lines))
+    write_curves(res, "# Can the tiny BioViL-T image model learn progression? (supervised check per augmentation)",
+                 f"World `{args.world}` (toy world, scale temporal, seed 0): {len(data[2])} training rows with one "
+                 "change and a prior; a linear head on the two-image global embedding, cross-entropy, AdamW 1e-3, "
+                 f"batch 32, seed {args.seed}; held-out accuracy on a quarter of the rows (centre views; chance 1/3). "
+                 "Current and prior are augmented independently.", "augmentation", "temporal_augmentation_probe.py",
+                 args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ The text encoder gives a finding's three progression prompts one embedding (cosi
 benchmarks/results/temporal_prompt_cosines.md): while the images of a contrast chunk do not differ by progression
 the loss is lowest for identical captions, and once the captions collapse nothing pushes the images apart. A text
 start from a tiny CXR-BERT of the temporal world (--text-model), locked or not, did not help
-(benchmarks/results/temporal_text_init.md).
+(benchmarks/results/temporal_text_init.md); against a locked text that separates the three classes the image model
+does learn progression (benchmarks/results/temporal_objective_probe.md): the text side is what is missing.
 """
 
 from __future__ import annotations
