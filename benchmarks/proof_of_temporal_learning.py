@@ -84,12 +84,23 @@ def add_intervals(res: dict, world: Path, runs: Path, n_bootstrap: int) -> None:
                  "init": {seed: intervals(runs / f"biovil-t-init-{seed}", world, n_bootstrap) for seed in res["init"]}}
 
 
-def run(world: Path, runs: Path, seeds: list[int], max_steps: int | None, text_model: str | None) -> dict:
+TEXT_STAGE = dict(batching="progression-contrast", temperature=0.1)  # the temporal CXR-BERT (--pretrain-text)
+
+
+def pretrain_text(world: Path, runs: Path, seed: int) -> str:
+    """Stage 1: the tiny CXR-BERT of the world's reports, progression-contrast batches, RSM tau 0.1."""
+    out_dir = runs / "cxr-bert"
+    return str(train(TrainOptions(model="cxr-bert", data_root=world, output=out_dir, config="tiny", seed=seed,
+                                  device="cpu", resume=(out_dir / "train_state.pt").exists(), **TEXT_STAGE)))
+
+
+def run(world: Path, runs: Path, seeds: list[int], max_steps: int | None, text_model: str | None,
+        lock_text: bool) -> dict:
     out_dir = runs / "biovil-t"
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     checkpoint = train(TrainOptions(model="biovil-t", data_root=world, output=out_dir, config="tiny", seed=seeds[0],
                                     max_steps=max_steps, device="cpu", resume=(out_dir / "train_state.pt").exists(),
-                                    text_model=text_model))
+                                    text_model=text_model, lock_text=lock_text))
     wall, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
     log = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
     steps = [r for r in log if "loss" in r and "split" not in r]
@@ -102,7 +113,7 @@ def run(world: Path, runs: Path, seeds: list[int], max_steps: int | None, text_m
     return {"init": init, "trained": trained, "steps": steps[-1]["step"], "batch_size": settings.batch_size,
             "wall_s": round(wall, 1), "train_cpu_s": steps[-1].get("cpu_s"), "process_cpu_s": round(cpu, 1),
             "loss_first": round(steps[0]["loss"], 3), "loss_last": round(steps[-1]["loss"], 3),
-            "checkpoint": str(checkpoint), "text_model": text_model}
+            "checkpoint": str(checkpoint), "text_model": text_model, "lock_text": lock_text}
 
 
 def _fmt(values: list[float]) -> str:
@@ -145,6 +156,12 @@ def markdown(res: dict, world: Path, command: str) -> str:
              "on the current image alone (BioViL-T's absent-prior path): the toy world draws the current image's "
              "finding at the same size whatever the label, so only the pair can tell.", "",
              "Recipe (tiny): " + "; ".join(get_recipe("biovil-t", "tiny").settings.notes) + ".", "",
+             *([f"Text side: starts from `{res['text_model']}`"
+                + (" (stage 1: `train --model cxr-bert --config tiny --batching progression-contrast "
+                   "--temperature 0.1`)" if res["text_model"].endswith("cxr-bert/checkpoint") else "")
+                + ("; locked (LiT, `--lock-text`): only the image side trains" if res.get("lock_text") else "")
+                + ". Init = BioViL-T with that text side and a random image model.", ""]
+               if res.get("text_model") else []),
              "| setting | init | trained |", "|---|---|---|"]
     for name in res["trained"]:
         lines.append(f"| {name} | {_fmt([r[name] for r in res['init'].values()])} | {_fmt([res['trained'][name]])} |")
@@ -173,6 +190,10 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="default: the tiny recipe's")
     parser.add_argument("--text-model", default=None,
                         help="the text side's init (a cxr-bert run's checkpoint/); default: the recipe's")
+    parser.add_argument("--pretrain-text", action="store_true",
+                        help="first train the temporal CXR-BERT (RUNS/cxr-bert: progression-contrast batches, RSM "
+                             "tau 0.1) and start BioViL-T's text side from it")
+    parser.add_argument("--lock-text", action="store_true", help="LiT: BioViL-T's text tower is not trained")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS / "proof_of_temporal_learning.md")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples of the zero-shot CIs")
@@ -183,11 +204,13 @@ def main() -> None:
     if args.cis_only:
         res = json.loads(args.results.with_suffix(".json").read_text())
     else:
-        res = run(args.world, args.runs, args.init_seeds, args.max_steps, args.text_model)
+        text_model = pretrain_text(args.world, args.runs, args.init_seeds[0]) if args.pretrain_text else args.text_model
+        res = run(args.world, args.runs, args.init_seeds, args.max_steps, text_model, args.lock_text)
     add_intervals(res, args.world, args.runs, args.bootstrap)
     command = f"python benchmarks/proof_of_temporal_learning.py --world {args.world} --runs {args.runs}" + (
         f" --max-steps {args.max_steps}" if args.max_steps else "") + (
-        f" --text-model {args.text_model}" if args.text_model else "")
+        f" --text-model {args.text_model}" if args.text_model else "") + (
+        " --pretrain-text" if args.pretrain_text else "") + (" --lock-text" if args.lock_text else "")
     text = markdown(res, args.world, command)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)

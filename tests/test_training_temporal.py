@@ -158,3 +158,52 @@ def test_train_records_a_batching_override_and_refuses_an_unknown_one(tmp_path: 
     assert settings["batching"] == "progression-contrast"
     with pytest.raises(ValueError, match="batching must be one of"):
         train(TrainOptions(output=tmp_path / "bad", batching="hard-negatives", **opts))
+
+
+def test_lock_text_trains_the_image_side_only_and_is_recorded(tmp_path: Path, one_torch_thread) -> None:
+    """--lock-text (LiT): the exported text tower is the --text-model it started from, the image side moved."""
+    from msxr_bench.training.recipes.biovil import pretrained_text_model
+
+    text_model = str(Path(__file__).parent.parent / "fixtures" / "models" / "tiny-cxr-bert")
+    opts = dict(model="biovil-t", data_root=toy_world(), config="tiny", max_steps=2, batch_size=8, device="cpu",
+                progress=False, text_model=text_model)
+    checkpoint = train(TrainOptions(output=tmp_path / "lit", lock_text=True, **opts))
+    settings = json.loads((tmp_path / "lit" / "run.json").read_text())["recipe"]["settings"]
+    assert settings["lock_text"] is True
+    start = pretrained_text_model(text_model, TINY_IMAGE_T.joint_feature_size).state_dict()
+    trained = build_biovil_t(checkpoint=str(checkpoint)).text_model.state_dict()
+    assert trained.keys() == start.keys() and all(torch.equal(trained[k], start[k]) for k in start)
+    init = torch.load(tmp_path / "lit" / "train_state.pt", weights_only=False)["module"]
+    torch.manual_seed(0)
+    fresh = get_recipe("biovil-t", "tiny", text_model).build(get_recipe("biovil-t", "tiny", text_model)
+                                                             .load_tokenizer(tmp_path / "lit" / "tokenizer"))
+    moved = [k for k, v in fresh.image_model.state_dict().items()
+             if v.dtype.is_floating_point and not torch.equal(v, init[f"image_model.{k}"])]
+    assert moved  # the image side trained
+    with pytest.raises(ValueError, match="no text tower beside an image model"):
+        train(TrainOptions(model="cxr-bert", data_root=toy_world(), output=tmp_path / "bad", config="tiny",
+                           max_steps=1, batch_size=8, device="cpu", progress=False, lock_text=True))
+
+
+def test_temperature_sets_rsm_tau_of_cxr_bert_only(tmp_path: Path, one_torch_thread) -> None:
+    recipe = get_recipe("cxr-bert", "tiny")
+    recipe.settings = replace(recipe.settings, temperature=0.1)
+    assert recipe.rsm_tau == 0.1 and get_recipe("cxr-bert", "tiny").rsm_tau == 0.5
+    train(TrainOptions(model="cxr-bert", data_root=toy_world(), output=tmp_path / "t", config="tiny", max_steps=1,
+                       batch_size=8, device="cpu", progress=False, temperature=0.1))
+    assert json.loads((tmp_path / "t" / "run.json").read_text())["recipe"]["settings"]["temperature"] == 0.1
+    with pytest.raises(ValueError, match="no contrastive temperature"):
+        train(TrainOptions(model="biovil", data_root=toy_world(), output=tmp_path / "b", config="tiny", max_steps=1,
+                           batch_size=8, device="cpu", progress=False, temperature=0.1))
+
+
+def test_resume_refuses_another_batching_temperature_or_lock() -> None:
+    from msxr_bench.training.train_state import check_compatible
+
+    run = {"model": "cxr-bert", "config": "tiny", "world_size": 1, "seed": 0, "batch_size": 8,
+           "recipe": {"settings": {"batching": "random", "temperature": None, "lock_text": False}}}
+    check_compatible({"run": {k: v for k, v in run.items() if k != "recipe"}}, run, Path("state"))  # older state
+    for key, value in (("batching", "progression-contrast"), ("temperature", 0.1), ("lock_text", True)):
+        other = {**run, "recipe": {"settings": {**run["recipe"]["settings"], key: value}}}
+        with pytest.raises(ValueError, match=f"{key}="):
+            check_compatible({"run": other}, run, Path("state"))

@@ -24,7 +24,9 @@ Examples:
   msxr-bench train --model gloria --data-root ~/data --output runs/gloria --resume
   msxr-bench train --model cxr-bert --config tiny --data-root toy --output runs/cxr-bert
   msxr-bench train --model cxr-bert --config tiny --data-root toy --output runs/cxr-bert-t \
-      --batching progression-contrast
+      --batching progression-contrast --temperature 0.1
+  msxr-bench train --model biovil-t --config tiny --data-root toy --output runs/biovil-t-lit \
+      --text-model runs/cxr-bert-t/checkpoint --lock-text
   msxr-bench train --model biovil --config tiny --data-root toy --output runs/biovil \
       --text-model runs/cxr-bert/checkpoint --image-init runs/simclr/checkpoint
   msxr-bench train --model biovil-baseline --data-root ~/data --output runs/base --text-model DIR_OF_CLINICALBERT
@@ -78,14 +80,18 @@ format). --batch-size is per process.
               help="random: shuffled batches; progression-contrast: texts that state one finding's different changes "
                    "share a batch (a caption; cxr-bert: the impression). Default: the recipe's (progression-contrast "
                    "for biovil-t tiny).")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The recipe's contrastive temperature (cxr-bert: RSM's tau; default: the recipe's).")
+@click.option("--lock-text", is_flag=True,
+              help="LiT: keep the text tower as --text-model gives it; only the image side trains.")
 @click.option("--stop-after", type=click.IntRange(min=1), default=None, metavar="STEP",
               help="Save and stop at this step, keeping the schedule of --max-steps (continue with --resume).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs still go to OUTPUT/log.jsonl).")
 def train_cmd(model_name: str, data_root: Path, output: Path, config_name: str, max_steps: int | None,
               batch_size: int | None, lr: float | None, resume: bool, seed: int, device: str, precision: str,
               num_workers: int | None, text_model: str | None, image_init: str | None, image_format: str,
-              max_train_pairs: int | None, batching: str | None, stop_after: int | None,
-              no_progress: bool) -> None:
+              max_train_pairs: int | None, batching: str | None, temperature: float | None,
+              lock_text: bool, stop_after: int | None, no_progress: bool) -> None:
     """Train a model of the toolkit on MIMIC-CXR (or the toy world) and write its adapter's checkpoint."""
     from msxr_bench.training.loop import TrainOptions, train
 
@@ -94,7 +100,8 @@ def train_cmd(model_name: str, data_root: Path, output: Path, config_name: str, 
                         max_steps=max_steps, batch_size=batch_size, lr=lr, resume=resume, seed=seed, device=device,
                         precision=precision, num_workers=num_workers, text_model=text_model, image_init=image_init,
                         image_format=image_format, max_train_pairs=max_train_pairs, batching=batching,
-                        stop_after=stop_after, progress=not no_progress)
+                        temperature=temperature, lock_text=lock_text, stop_after=stop_after,
+                        progress=not no_progress)
     try:
         checkpoint = train(opts)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:

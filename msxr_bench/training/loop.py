@@ -57,6 +57,8 @@ class TrainOptions:
     image_init: str | None = None
     image_format: str = "jpg"  # "jpg" (MIMIC-CXR-JPG) or "dicom" (the MIMIC-CXR DICOM release, same split tables)
     batching: str | None = None  # None: the recipe's (RecipeSettings.batching)
+    temperature: float | None = None  # None: the recipe's; only recipes with accepts_temperature
+    lock_text: bool = False  # LiT: keep the text tower (--text-model) as it starts
     max_train_pairs: int | None = None  # first N training pairs only (smoke tests)
     stop_after: int | None = None  # save and stop at this global step (time-sliced jobs; --resume goes on)
     progress: bool = True
@@ -88,6 +90,15 @@ def _batch_sampler(s: RecipeSettings, recipe: Recipe, train_set: PairDataset, ep
     return EpochBatchSampler(len(train_set), s.batch_size, epoch, seed, ctx.rank, ctx.world_size, skip_batches=skip)
 
 
+def lock_text_tower(module: torch.nn.Module, model: str) -> None:
+    """LiT (Zhai et al., 2022): the text tower keeps its starting weights; only the image side trains."""
+    text = getattr(module, "text_model", None)
+    if text is None or not hasattr(module, "image_model"):
+        raise ValueError(f"--lock-text: {model} has no text tower beside an image model to lock")
+    for p in text.parameters():
+        p.requires_grad_(False)
+
+
 def train(opts: TrainOptions) -> Path:
     """Train `opts.model` and return the adapter checkpoint directory (OUTPUT/checkpoint)."""
     ctx = distributed.init_process(opts.device)
@@ -102,8 +113,15 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     s = recipe.settings
     if opts.batching not in (None, *BATCHINGS):
         raise ValueError(f"batching must be one of {BATCHINGS}, got {opts.batching!r}")
+    if opts.temperature is not None and not recipe.accepts_temperature:
+        raise ValueError(f"{opts.model} has no contrastive temperature to set (--temperature)")
+    if opts.temperature is not None and opts.temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {opts.temperature}")
     s = replace(s, batch_size=opts.batch_size or s.batch_size, lr=opts.lr or s.lr,
-                max_steps=opts.max_steps or s.max_steps, batching=opts.batching or s.batching)
+                max_steps=opts.max_steps or s.max_steps, batching=opts.batching or s.batching,
+                temperature=opts.temperature if opts.temperature is not None else s.temperature,
+                lock_text=opts.lock_text or s.lock_text)
+    recipe.settings = s  # what the recipe builds, augments and records is what this run does
     files = RunFiles(Path(opts.output), ctx.is_main)
     files.prepare(opts.resume)
     distributed.barrier()
@@ -121,6 +139,8 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
 
     torch.manual_seed(opts.seed)  # identical initial weights on every process
     module = recipe.build(tokenizer).to(ctx.device)
+    if s.lock_text:
+        lock_text_tower(module, opts.model)
     optimizer = make_optimizer(module, s)
     steps_per_epoch = EpochBatchSampler.batches_per_epoch(len(train_set), s.batch_size, ctx.world_size)
     if steps_per_epoch == 0:

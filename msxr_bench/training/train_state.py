@@ -84,3 +84,8 @@ def check_compatible(state: dict, run: dict, path: Path) -> None:
         if state["run"].get(key) != run.get(key):
             raise ValueError(f"--resume: {path} was written by a run with {key}={state['run'].get(key)!r}, "
                              f"this run has {key}={run.get(key)!r}")
+    before, now = state["run"].get("recipe", {}).get("settings", {}), run.get("recipe", {}).get("settings", {})
+    for key, default in (("batching", "random"), ("temperature", None), ("lock_text", False)):
+        if before.get(key, default) != now.get(key, default):
+            raise ValueError(f"--resume: {path} was written by a run with {key}={before.get(key, default)!r}, "
+                             f"this run has {key}={now.get(key, default)!r}")

@@ -60,6 +60,9 @@ class RecipeSettings:
     # random: shuffled batches; progression-contrast: captions of one finding that differ in their stated change
     # share a batch (training/progression_batches.py)
     batching: Batching = "random"
+    # the recipe's contrastive temperature where it offers one (accepts_temperature); None = its own constant
+    temperature: float | None = None
+    lock_text: bool = False  # LiT: the text tower (--text-model) is not trained
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def canvas_geometry(self) -> Geometry:
@@ -75,6 +78,7 @@ class Recipe(ABC):
     name: str
     uses_images: bool = True  # False: text-only pretraining (no image is decoded)
     tiny_inits: tuple[str, ...] = ()  # "text_model" / "image_init": starting points the tiny config accepts too
+    accepts_temperature: bool = False  # its loss reads RecipeSettings.temperature (--temperature)
 
     def __init__(self, config: ConfigName, text_model: str | None = None, image_init: str | None = None) -> None:
         if config not in CONFIGS:

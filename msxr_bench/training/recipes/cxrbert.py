@@ -47,9 +47,9 @@ EXPORT_NOTE = "msxr-cxr-bert.json"
 
 
 class CXRBertTrainModule(nn.Module):
-    def __init__(self, text_model: CXRBertModel) -> None:
+    def __init__(self, text_model: CXRBertModel, rsm_tau: float = RSM_TAU) -> None:
         super().__init__()
-        self.text_model = text_model
+        self.text_model, self.rsm_tau = text_model, rsm_tau
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         out, total = {}, 0.0
@@ -62,7 +62,7 @@ class CXRBertTrainModule(nn.Module):
             projected.append(self.text_model.get_projected_text_embeddings(batch[f"{part}_input_ids"], mask,
                                                                            normalize_embeddings=False))
             total = total + out[f"mlm_{part}"]
-        rsm = contrastive_loss(projected[0], projected[1], RSM_TAU, 0.5)["loss"]
+        rsm = contrastive_loss(projected[0], projected[1], self.rsm_tau, 0.5)["loss"]
         out = {k: v.detach() for k, v in out.items()}
         out["rsm"] = rsm.detach()
         out["loss"] = total + rsm
@@ -73,6 +73,7 @@ class CXRBertRecipe(Recipe):
     name = "cxr-bert"
     uses_images = False
     tiny_inits = ("text_model",)
+    accepts_temperature = True  # RSM's tau
 
     def make_settings(self) -> RecipeSettings:
         text = TextPolicy(sections=SECTIONS, pool_sections=True, mode="shuffled_section")
@@ -101,6 +102,10 @@ class CXRBertRecipe(Recipe):
         from msxr_bench.training.pretrained import copy_pretrained_tokenizer
 
         return copy_pretrained_tokenizer(self.text_model, GENERAL_REPO, directory)
+
+    @property
+    def rsm_tau(self) -> float:
+        return self.settings.temperature if self.settings.temperature is not None else RSM_TAU
 
     def batching_text(self, dataset: PairDataset) -> Callable[[int, int], str]:
         """A report's impression: reports whose impressions state one finding's different changes share a batch."""
@@ -131,13 +136,13 @@ class CXRBertRecipe(Recipe):
                                    num_attention_heads=4, intermediate_size=256, max_position_embeddings=MAX_TOKENS,
                                    projection_size=TINY_IMAGE.joint_feature_size, pad_token_id=tokenizer.pad_token_id,
                                    attention_probs_dropout_prob=ATTENTION_DROPOUT)
-            return CXRBertTrainModule(CXRBertModel(config))
+            return CXRBertTrainModule(CXRBertModel(config), self.rsm_tau)
         joint = TINY_IMAGE.joint_feature_size if self.config == "tiny" else 128
         model = pretrained_text_model(self.text_model or GENERAL_REPO, joint)
         model.config.attention_probs_dropout_prob = ATTENTION_DROPOUT
         for layer in model.bert.encoder.layer:
             layer.attention.self.dropout.p = ATTENTION_DROPOUT
-        return CXRBertTrainModule(model)
+        return CXRBertTrainModule(model, self.rsm_tau)
 
     def export(self, module: CXRBertTrainModule, tokenizer: PreTrainedTokenizerBase, directory: Path,
                training_data: tuple[str, ...], description: str) -> Path:
