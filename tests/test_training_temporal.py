@@ -182,7 +182,10 @@ def test_lock_text_trains_the_image_side_only_and_is_recorded(tmp_path: Path, on
     assert moved  # the image side trained
     with pytest.raises(ValueError, match="no text tower beside an image model"):
         train(TrainOptions(model="cxr-bert", data_root=toy_world(), output=tmp_path / "bad", config="tiny",
-                           max_steps=1, batch_size=8, device="cpu", progress=False, lock_text=True))
+                           max_steps=1, batch_size=8, device="cpu", progress=False, lock_text=True,
+                           text_model=text_model))
+    with pytest.raises(ValueError, match="needs --text-model"):
+        train(TrainOptions(**{**opts, "text_model": None}, output=tmp_path / "random", lock_text=True))
 
 
 def test_temperature_sets_rsm_tau_of_cxr_bert_only(tmp_path: Path, one_torch_thread) -> None:

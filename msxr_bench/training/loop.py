@@ -115,6 +115,8 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
         raise ValueError(f"batching must be one of {BATCHINGS}, got {opts.batching!r}")
     if opts.temperature is not None and not recipe.accepts_temperature:
         raise ValueError(f"{opts.model} has no contrastive temperature to set (--temperature)")
+    if opts.lock_text and opts.config == "tiny" and not opts.text_model:
+        raise ValueError("--lock-text needs --text-model with the tiny config: its text tower starts random")
     if opts.temperature is not None and opts.temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {opts.temperature}")
     s = replace(s, batch_size=opts.batch_size or s.batch_size, lr=opts.lr or s.lr,
