@@ -16,7 +16,9 @@ start from it: `train --model biovil --config tiny --text-model RUN/checkpoint`)
 (save_pretrained + tokenizer): the `cxr-bert` adapter loads it, and so does any `--text-model`.
 `--batching progression-contrast` puts reports whose impressions state one finding's different changes in one batch,
 so RSM must match them by their change words: on the toy temporal world ms-cxr-t-sim ROC-AUC 0.80 vs 0.48 with random
-batches (benchmarks/results/temporal_text_init.md); not the default (the paper describes random batches).
+batches (benchmarks/results/temporal_text_init.md); with `--temperature 0.1` (RSM tau) too, 1.000, and the three
+progression prompts of a finding come apart (BioViL-T's tiny text start). Not the default (the paper describes random
+batches and tau 0.5).
 """
 
 from __future__ import annotations
