@@ -157,8 +157,9 @@ def markdown(res: dict, world: Path, command: str) -> str:
              "finding at the same size whatever the label, so only the pair can tell.", "",
              "Recipe (tiny): " + "; ".join(get_recipe("biovil-t", "tiny").settings.notes) + ".", "",
              *([f"Text side: starts from `{res['text_model']}`"
-                + (" (stage 1: `train --model cxr-bert --config tiny --batching progression-contrast "
-                   "--temperature 0.1`)" if res["text_model"].endswith("cxr-bert/checkpoint") else "")
+                + (" (stage 1: `train --model cxr-bert --config tiny "
+                   + " ".join(f"--{k} {v}" for k, v in res["text_stage"].items()) + "`)" if res.get("text_stage")
+                   else "")
                 + ("; locked (LiT, `--lock-text`): only the image side trains" if res.get("lock_text") else "")
                 + ". Init = BioViL-T with that text side and a random image model.", ""]
                if res.get("text_model") else []),
@@ -206,6 +207,7 @@ def main() -> None:
     else:
         text_model = pretrain_text(args.world, args.runs, args.init_seeds[0]) if args.pretrain_text else args.text_model
         res = run(args.world, args.runs, args.init_seeds, args.max_steps, text_model, args.lock_text)
+        res["text_stage"] = TEXT_STAGE if args.pretrain_text else None
     add_intervals(res, args.world, args.runs, args.bootstrap)
     command = f"python benchmarks/proof_of_temporal_learning.py --world {args.world} --runs {args.runs}" + (
         f" --max-steps {args.max_steps}" if args.max_steps else "") + (

@@ -97,9 +97,9 @@ def test_the_tiny_recipe_batches_progression_contrasts() -> None:
     world, process = toy_world(), Process()  # rank 0 of 1
     temporal, plain_recipe = get_recipe("biovil-t", "tiny"), get_recipe("biovil", "tiny")
     dataset = temporal.training_sets(world, 0)[0]
-    sampler = _batch_sampler(temporal.settings, temporal, dataset, 0, 0, process, 0)
+    sampler = _batch_sampler(temporal, dataset, 0, 0, process, 0)
     assert isinstance(sampler, ProgressionBatchSampler) and len(list(sampler)) == len(sampler)
-    plain = _batch_sampler(plain_recipe.settings, plain_recipe, dataset, 0, 0, process, 0)
+    plain = _batch_sampler(plain_recipe, dataset, 0, 0, process, 0)
     assert type(plain) is EpochBatchSampler
 
 
@@ -131,8 +131,8 @@ def test_cxr_bert_batches_progression_contrasts_by_the_impression() -> None:
     dataset = recipe.training_sets(toy_world(), 0)[0]
     text = recipe.batching_text(dataset)
     assert [text(0, i) for i in range(len(dataset))] == [p.sections.get("impression") or "" for p in dataset.pairs]
-    sampler = _batch_sampler(replace(recipe.settings, batching="progression-contrast"), recipe, dataset, 0, 0,
-                             Process(), 0)
+    recipe.settings = replace(recipe.settings, batching="progression-contrast")
+    sampler = _batch_sampler(recipe, dataset, 0, 0, Process(), 0)
     assert isinstance(sampler, ProgressionBatchSampler) and len(list(sampler)) == len(sampler)
     # reports whose findings are alike and whose impressions differ only in the change end up side by side
     impressions = [f"{change} {side} pleural effusion." for side in ("left", "right") for _ in range(20)

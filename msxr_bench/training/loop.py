@@ -29,7 +29,7 @@ from msxr_bench.training.data import EpochBatchSampler, PairDataset
 from msxr_bench.training.optim import make_optimizer, make_scheduler, steps_per_batch
 from msxr_bench.training.progression_batches import ProgressionBatchSampler
 from msxr_bench.training.recipes import get_recipe
-from msxr_bench.training.recipes.base import BATCHINGS, Recipe, RecipeSettings
+from msxr_bench.training.recipes.base import BATCHINGS, Recipe
 from msxr_bench.training.run_files import RunFiles, batch_to, training_data_of
 from msxr_bench.training.train_state import (
     capture_rng, check_compatible, load_train_state, parameter_fingerprint, restore_rng,
@@ -81,9 +81,10 @@ def _generator(seed: int, counter: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, counter, stream]).generate_state(1)[0]))
 
 
-def _batch_sampler(s: RecipeSettings, recipe: Recipe, train_set: PairDataset, epoch: int, seed: int,
-                   ctx: distributed.Process, skip: int) -> EpochBatchSampler:
+def _batch_sampler(recipe: Recipe, train_set: PairDataset, epoch: int, seed: int, ctx: distributed.Process,
+                   skip: int) -> EpochBatchSampler:
     """The epoch's batches as the recipe's `batching` setting composes them (grouping the text the recipe names)."""
+    s = recipe.settings
     if s.batching == "progression-contrast":
         return ProgressionBatchSampler(len(train_set), s.batch_size, epoch, seed, recipe.batching_text(train_set),
                                        ctx.rank, ctx.world_size, skip_batches=skip)
@@ -205,7 +206,7 @@ def _train(opts: TrainOptions, ctx: distributed.Process) -> Path:
     stop = min(total, opts.stop_after or total)
     while step < stop:
         epoch, skip = divmod(step, steps_per_epoch)
-        loader = DataLoader(train_set, batch_sampler=_batch_sampler(s, recipe, train_set, epoch, opts.seed, ctx, skip),
+        loader = DataLoader(train_set, batch_sampler=_batch_sampler(recipe, train_set, epoch, opts.seed, ctx, skip),
             collate_fn=collate, num_workers=workers,
             generator=_generator(opts.seed, epoch, 0))  # its own seed draw: the global RNG stays untouched
         tick = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +79,19 @@ def load_train_state(directory: Path) -> dict:
     return state
 
 
+RESUME_SETTINGS = ("batching", "temperature", "lock_text")  # recipe settings a resume must keep
+
+
 def check_compatible(state: dict, run: dict, path: Path) -> None:
-    """A resumed run must be the same model, config and world size as the one that wrote the state."""
-    for key in ("model", "config", "world_size", "seed", "batch_size"):
-        if state["run"].get(key) != run.get(key):
-            raise ValueError(f"--resume: {path} was written by a run with {key}={state['run'].get(key)!r}, "
-                             f"this run has {key}={run.get(key)!r}")
+    """A resumed run must be the same model, config, world size, seed, batch size and the same settings in
+    RESUME_SETTINGS as the one that wrote the state (a state without them had the recipe defaults)."""
+    from msxr_bench.training.recipes.base import RecipeSettings
+
+    defaults = {f.name: f.default for f in fields(RecipeSettings) if f.name in RESUME_SETTINGS}
     before, now = state["run"].get("recipe", {}).get("settings", {}), run.get("recipe", {}).get("settings", {})
-    for key, default in (("batching", "random"), ("temperature", None), ("lock_text", False)):
-        if before.get(key, default) != now.get(key, default):
-            raise ValueError(f"--resume: {path} was written by a run with {key}={before.get(key, default)!r}, "
-                             f"this run has {key}={now.get(key, default)!r}")
+    pairs = [(key, state["run"].get(key), run.get(key)) for key in ("model", "config", "world_size", "seed",
+                                                                    "batch_size")]
+    pairs += [(key, before.get(key, default), now.get(key, default)) for key, default in defaults.items()]
+    for key, was, is_now in pairs:
+        if was != is_now:
+            raise ValueError(f"--resume: {path} was written by a run with {key}={was!r}, this run has {key}={is_now!r}")
